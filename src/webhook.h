@@ -1,0 +1,35 @@
+/* The responder's request logic as a pure function: method, headers, body,
+ * the config and the clock in; status, reply and jobs out. No I/O. */
+#ifndef ZOOM2S3_WEBHOOK_H
+#define ZOOM2S3_WEBHOOK_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "job.h"
+
+struct webhook_request {
+	const char *method;      /* REQUEST_METHOD */
+	const char *signature;   /* x-zm-signature, NULL when absent */
+	const char *timestamp;   /* x-zm-request-timestamp, NULL when absent */
+	const char *body;
+	size_t body_len;
+	time_t now;
+};
+
+struct webhook_reply {
+	int status;              /* 200, 400, 401, 405, 413 */
+	char *body;              /* malloc'd JSON text, or NULL for an empty body */
+	struct job **jobs;       /* malloc'd; jobs to spool before answering */
+	size_t n_jobs;
+	char note[256];          /* why, for the log line (never a secret) */
+};
+
+/* Fills reply. When reply->n_jobs > 0 the caller spools them and answers
+ * reply->status only if that worked (503 otherwise). */
+void webhook_handle(const struct config *cfg, const struct webhook_request *req,
+		    struct webhook_reply *reply);
+void webhook_reply_free(struct webhook_reply *reply);
+
+#endif

@@ -6,7 +6,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#define KEYTMPL_MAX_KEY 1024
+#define KEYTMPL_MAX_KEY 1024 /* S3's limit, in bytes */
+#define KEYTMPL_BUF 4096     /* room to hold (and report) an over-long key */
 
 /* The values of one file. Any pointer may be NULL (the event lacked it);
  * it then expands to "". Times are epoch seconds; has_* says present. */
@@ -24,15 +25,17 @@ struct keyvars {
  * with a message naming the offending placeholder. */
 int keytmpl_validate(const char *tmpl, char *err, size_t errlen);
 
-/* Expands tmpl with the contract's sanitising rules into out (at least
- * KEYTMPL_MAX_KEY + 1 bytes). -1 with err when the key would be empty or
- * over KEYTMPL_MAX_KEY bytes. */
+/* Expands tmpl with the contract's sanitising rules into out (outlen at
+ * least KEYTMPL_BUF). Returns 0 for a good key; 1 when the key is over
+ * KEYTMPL_MAX_KEY bytes (out still holds it, cut at outlen-1: the job is
+ * spooled and the spooler fails it with a clear last_error); -1 with err
+ * when the key comes out empty. */
 int keytmpl_expand(const char *tmpl, const struct keyvars *v, char *out, size_t outlen,
 		   char *err, size_t errlen);
 
-/* Puts suffix ("-" + value, value sanitised like a placeholder) before the
- * extension of key (the last '.' of the last segment), in place. -1 when
- * the result exceeds KEYTMPL_MAX_KEY. */
+/* Puts "-" + value (value sanitised like a placeholder) before the
+ * extension of key (the last '.' of the last segment, else at the end), in
+ * place. -1 when it does not fit keysize. */
 int keytmpl_add_suffix(char *key, size_t keysize, const char *value);
 
 #endif

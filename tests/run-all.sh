@@ -1,0 +1,61 @@
+#!/bin/sh
+# Builds zoom2s3 and runs every test, on a fresh Debian 12 machine as well
+# as on a developer's: installs the packages it needs (tests/deps.sh), then
+#  1. a gcc build with AddressSanitizer + UndefinedBehaviorSanitizer and
+#     -Werror runs `make check`: unit tests and the end-to-end rigs (real
+#     lighttpd, Apache, Ceph RGW, the stand-in Zoom);
+#  2. a clang build with -Werror runs the unit tests;
+#  3. `make distcheck` (the tarball builds and its unit tests pass);
+#  4. each libFuzzer target runs for a short, bounded time.
+# Set FUZZ_SECONDS to fuzz longer (default 20 per target).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+sh tests/deps.sh
+
+# CI and this script require every rig: a test that would skip fails instead.
+ZOOM2S3_REQUIRE_ALL=1
+export ZOOM2S3_REQUIRE_ALL
+jobs=$(nproc 2>/dev/null || echo 2)
+
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+rgwdir="$top/build/rgw"
+ZOOM2S3_RGW_DIR="$rgwdir"
+export ZOOM2S3_RGW_DIR
+trap 'sh "$top/tests/rig/rgw.sh" stop "$rgwdir" >/dev/null 2>&1 || true' EXIT
+
+step() { printf '\n==== %s\n' "$*"; }
+summarise() { # dir: prints "N passed, N failed" over the .trs files below dir
+	find "$1" -name '*.trs' -exec cat {} + |
+		awk '/^:test-result: (PASS|XFAIL)/ {p++} /^:test-result: (FAIL|XPASS|ERROR)/ {f++}
+		     /^:test-result: SKIP/ {s++}
+		     END {printf "%d passed, %d failed, %d skipped\n", p, f, s}'
+}
+
+status=0
+step "gcc + ASan/UBSan: make check"
+rm -rf build/asan && mkdir -p build/asan
+(cd build/asan && "$top/configure" -q CC=gcc --enable-sanitizers &&
+	make -j"$jobs" >/dev/null && make -j"$jobs" check) || status=1
+[ $status -eq 0 ] || cat build/asan/test-suite.log 2>/dev/null | tail -200
+
+step "clang -Werror: unit tests"
+rm -rf build/clang && mkdir -p build/clang
+(cd build/clang && "$top/configure" -q CC=clang &&
+	make -j"$jobs" >/dev/null && ZOOM2S3_SKIP_E2E=1 ZOOM2S3_REQUIRE_ALL= make -j"$jobs" check) || status=1
+
+step "make distcheck"
+rm -rf build/dist && mkdir -p build/dist
+(cd build/dist && "$top/configure" -q && ZOOM2S3_SKIP_E2E=1 ZOOM2S3_REQUIRE_ALL= make -j"$jobs" distcheck) || status=1
+
+if [ -x tests/fuzz/run.sh ]; then
+	step "libFuzzer targets, ${FUZZ_SECONDS:-20} s each"
+	rm -rf build/fuzz && mkdir -p build/fuzz
+	(cd build/fuzz && "$top/configure" -q CC=clang --enable-fuzzers &&
+		make -j"$jobs" fuzz >/dev/null && sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-20}") || status=1
+fi
+
+step "summary"
+for b in asan clang; do printf '%s: ' "$b"; summarise "build/$b"; done
+summarise build
+exit $status

@@ -1,0 +1,22 @@
+#!/usr/bin/env python3
+"""zoom2s3.fcgi as plain CGI (the same binary: it sees no FastCGI socket on
+stdin and serves the one request in its environment and stdin), under real
+Apache 2.4 with mod_cgid (cgi-bin/apache-cgi.conf) and real lighttpd with
+mod_cgi (cgi-bin/lighttpd-cgi.conf), running as www-data: every row of the
+contract's answer table, every redelivery case, a 200 KiB body, 50 events at
+once, a config edited between requests, and a config error."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
+                                os.path.join(os.path.dirname(__file__), "..", ".."),
+                                "tests", "rig"))
+import webrig  # noqa: E402
+
+
+def main(tap):
+    webrig.run_server_suite(tap, "apache-cgi")
+    webrig.run_server_suite(tap, "lighttpd-cgi")
+
+
+webrig.run_test(main, webrig.TOOLS["apache-cgi"] + webrig.TOOLS["lighttpd-cgi"])

@@ -1,0 +1,14 @@
+#!/usr/bin/env python3
+"""zoom2s3.fcgi under real lighttpd (fastcgi.server with bin-path, the snippet
+cgi-bin/lighttpd-zoom2s3.conf as it is), running as www-data: every row of the
+contract's answer table, every redelivery case, a 200 KiB body, 50 events at
+once, a config edited while the server runs, and a config error."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
+                                os.path.join(os.path.dirname(__file__), "..", ".."),
+                                "tests", "rig"))
+import webrig  # noqa: E402
+
+webrig.run_test(lambda tap: webrig.run_server_suite(tap, "lighttpd"), webrig.TOOLS["lighttpd"])

@@ -1,1 +1,1119 @@
-/* placeholder until written */
+/* The spool protocol of docs/INTERNALS.md: every path is opened relative to
+ * the spool's directory fd; every move between new/, cur/, done/ and failed/
+ * happens under an exclusive flock on .lock and never replaces a file; a job
+ * in cur/ is owned by whoever holds the flock on its file.
+ *
+ * The .lock is opened afresh for each locked section: flock locks belong to
+ * an open file description, so two threads sharing one descriptor would not
+ * exclude each other; two descriptions do, in one process or in two. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "spool.h"
+
+#define DIR_MODE 02770       /* group-writable, setgid: both users' files get the group */
+#define LOCK_MODE 0660
+#define JOB_MODE 0640
+#define PRIVATE_MODE 0600
+#define JOB_MAX_BYTES (1024 * 1024) /* a job is a few hundred bytes; more is not a job */
+#define TMP_NAME_MAX (SPOOL_NAME_MAX + 64)
+#define REL_PATH_MAX (TMP_NAME_MAX + 16)
+#define SUFFIX_MAX 999     /* dest/name.1.json ... name.999.json */
+#define ID_NAME_MAX 100    /* longest id used as its own file name */
+
+static const char *const state_names[] = { "tmp", "new", "cur", "done", "failed" };
+
+/* The states that hold a job, in the order a name is looked up. */
+static const enum spool_state job_states[] = { SPOOL_NEW, SPOOL_CUR, SPOOL_DONE, SPOOL_FAILED };
+#define N_JOB_STATES (sizeof job_states / sizeof job_states[0])
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+const char *spool_state_dir(enum spool_state st)
+{
+	if ((unsigned)st >= sizeof state_names / sizeof state_names[0])
+		return "?";
+	return state_names[st];
+}
+
+/* A name this module will put after "state/": no '/', not a dot file, short
+ * enough to take a ".N" suffix inside struct claim's buffer. */
+static bool valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 0 && len < SPOOL_NAME_MAX - 8 && name[0] != '.' && !strchr(name, '/');
+}
+
+static int rel_path(char *buf, size_t size, enum spool_state st, const char *name)
+{
+	int n = snprintf(buf, size, "%s/%s", spool_state_dir(st), name);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int fsync_state_dir(struct spool *sp, enum spool_state st, char *err, size_t errlen)
+{
+	int fd = openat(sp->dirfd, spool_state_dir(st), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return fail(err, errlen, "cannot open %s/: %s", spool_state_dir(st), strerror(errno));
+	if (fsync(fd) != 0)
+		rc = fail(err, errlen, "cannot fsync %s/: %s", spool_state_dir(st), strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Takes the spool's short lock: an exclusive flock on a new description of
+ * .lock. Returns the fd to hand to unlock_spool(), or -1. */
+static int lock_spool(struct spool *sp, char *err, size_t errlen)
+{
+	int fd = openat(sp->dirfd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail(err, errlen, "cannot open .lock: %s", strerror(errno));
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			fail(err, errlen, "cannot lock .lock: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static void unlock_spool(int *lockfd)
+{
+	close_fd(lockfd); /* closing the only descriptor drops the flock */
+}
+
+/* Makes parent/name with DIR_MODE when missing. The mode is set with
+ * fchmod because mkdir applies the umask and ignores the setgid bit. An
+ * existing directory keeps the mode its owner gave it. */
+static int make_dir(int parentfd, const char *name, const char *shown, char *err, size_t errlen)
+{
+	int fd;
+
+	if (mkdirat(parentfd, name, DIR_MODE) != 0) {
+		if (errno == EEXIST)
+			return 0;
+		return fail(err, errlen, "cannot create %s: %s", shown, strerror(errno));
+	}
+	fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, "cannot open %s: %s", shown, strerror(errno));
+	if (fchmod(fd, DIR_MODE) != 0) {
+		fail(err, errlen, "cannot set the mode of %s: %s", shown, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int open_lock_file(struct spool *sp, bool create, char *err, size_t errlen)
+{
+	int fd = -1;
+
+	if (create) {
+		fd = openat(sp->dirfd, ".lock", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    LOCK_MODE);
+		if (fd >= 0 && fchmod(fd, LOCK_MODE) != 0) {
+			fail(err, errlen, "cannot set the mode of %s/.lock: %s", sp->dir,
+			     strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (fd < 0 && errno != EEXIST)
+			return fail(err, errlen, "cannot create %s/.lock: %s", sp->dir,
+				    strerror(errno));
+	}
+	if (fd < 0)
+		fd = openat(sp->dirfd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, "cannot open %s/.lock: %s", sp->dir, strerror(errno));
+	sp->lockfd = fd;
+	return 0;
+}
+
+static int check_state_dirs(struct spool *sp, bool create, char *err, size_t errlen)
+{
+	char shown[sizeof sp->dir + 16];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
+		snprintf(shown, sizeof shown, "%s/%s", sp->dir, state_names[i]);
+		if (create && make_dir(sp->dirfd, state_names[i], shown, err, errlen) != 0)
+			return -1;
+		if (fstatat(sp->dirfd, state_names[i], &st, 0) != 0)
+			return fail(err, errlen, "cannot use %s: %s", shown, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return fail(err, errlen, "%s is not a directory", shown);
+	}
+	return 0;
+}
+
+int spool_open(struct spool *sp, const char *dir, bool create, char *err, size_t errlen)
+{
+	size_t len = strlen(dir);
+
+	sp->dirfd = -1;
+	sp->lockfd = -1;
+	if (len == 0 || len >= sizeof sp->dir)
+		return fail(err, errlen, "spool_dir is empty or too long");
+	memcpy(sp->dir, dir, len + 1);
+	if (create && make_dir(AT_FDCWD, dir, dir, err, errlen) != 0)
+		return -1;
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0) {
+		fail(err, errlen, "cannot open spool_dir %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (check_state_dirs(sp, create, err, errlen) != 0 ||
+	    open_lock_file(sp, create, err, errlen) != 0)
+		goto fail;
+	return 0;
+fail:
+	spool_close(sp);
+	return -1;
+}
+
+void spool_close(struct spool *sp)
+{
+	close_fd(&sp->lockfd);
+	close_fd(&sp->dirfd);
+}
+
+static bool plain_id(const char *id, size_t len)
+{
+	if (len == 0 || len > ID_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = id[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+int spool_job_name(const char *file_id, char *out, size_t outlen)
+{
+	unsigned char digest[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	size_t len = file_id ? strlen(file_id) : 0;
+	int n;
+
+	if (len == 0)
+		return -1;
+	if (plain_id(file_id, len)) {
+		n = snprintf(out, outlen, "%s.json", file_id);
+	} else {
+		crypto_sha256(file_id, len, digest);
+		crypto_hex(digest, sizeof digest, hex);
+		n = snprintf(out, outlen, "%s.sha256.json", hex);
+	}
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* Which job state holds name: 1 and *where, 0 when none does, -1 error.
+ * An entry that is there but not a regular file is an error: skipping it
+ * would drop the job for good, and nothing this program writes makes one. */
+static int locate(struct spool *sp, const char *name, enum spool_state *where, char *err,
+		  size_t errlen)
+{
+	char path[REL_PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; i < N_JOB_STATES; i++) {
+		if (rel_path(path, sizeof path, job_states[i], name) != 0)
+			return fail(err, errlen, "job name too long: %s", name);
+		if (fstatat(sp->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue;
+			return fail(err, errlen, "cannot look up %s: %s", path, strerror(errno));
+		}
+		if (!S_ISREG(st.st_mode))
+			return fail(err, errlen, "%s exists and is not a regular file", path);
+		*where = job_states[i];
+		return 1;
+	}
+	return 0;
+}
+
+int spool_find(struct spool *sp, const char *name)
+{
+	enum spool_state where;
+
+	if (!valid_name(name) || locate(sp, name, &where, NULL, 0) != 1)
+		return -1;
+	return (int)where;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int random_hex(char out[17])
+{
+	unsigned char bytes[8];
+	size_t got = 0;
+
+	while (got < sizeof bytes) {
+		ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	crypto_hex(bytes, sizeof bytes, out);
+	return 0;
+}
+
+/* Creates a file that no other process names: dir/"<base>.<pid>.<seq>.<random>"
+ * (dir relative to the spool; "." for spool_dir itself). Returns the fd and
+ * the name in *tmpname, or -1. */
+static int create_unique(struct spool *sp, const char *dir, const char *base, unsigned seq,
+			 mode_t mode, char *tmpname, size_t size, char *err, size_t errlen)
+{
+	char rnd[17], path[REL_PATH_MAX];
+	int fd, n;
+
+	for (int tries = 0; tries < 8; tries++) {
+		if (random_hex(rnd) != 0)
+			return fail(err, errlen, "cannot get random bytes: %s", strerror(errno));
+		n = snprintf(tmpname, size, "%s.%ld.%u.%s", base, (long)getpid(), seq, rnd);
+		if (n < 0 || (size_t)n >= size)
+			return fail(err, errlen, "temporary name too long for %s", base);
+		n = snprintf(path, sizeof path, "%s/%s", dir, tmpname);
+		if (n < 0 || (size_t)n >= sizeof path)
+			return fail(err, errlen, "temporary path too long for %s", base);
+		fd = openat(sp->dirfd, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    mode);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return fail(err, errlen, "cannot create %s: %s", path, strerror(errno));
+	}
+	return fail(err, errlen, "cannot find a free temporary name for %s", base);
+}
+
+/* Writes data to a new file in dir with mode (set with fchmod: the umask
+ * must not take the group's read bit), fsyncs it. Returns the open fd, its
+ * name in *tmpname, or -1 (nothing left behind). */
+static int write_unique(struct spool *sp, const char *dir, const char *base, unsigned seq,
+			mode_t mode, const char *data, size_t len, char *tmpname, size_t size,
+			char *err, size_t errlen)
+{
+	char path[REL_PATH_MAX];
+	int fd = create_unique(sp, dir, base, seq, mode, tmpname, size, err, errlen), n;
+
+	if (fd < 0)
+		return -1;
+	n = snprintf(path, sizeof path, "%s/%s", dir, tmpname); /* fitted in create_unique */
+	if (n < 0 || (size_t)n >= sizeof path) {
+		fail(err, errlen, "temporary path too long for %s", base);
+		close(fd);
+		return -1;
+	}
+	if (fchmod(fd, mode) != 0) {
+		fail(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (write_all(fd, data, len) != 0) {
+		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (fsync(fd) != 0) {
+		fail(err, errlen, "cannot fsync %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	unlinkat(sp->dirfd, path, 0);
+	return -1;
+}
+
+/* A job serialized into a fresh, fsync'ed file in tmp/. Returns its fd. */
+static int write_tmp_job(struct spool *sp, const struct job *job, const char *name, unsigned seq,
+			 char *tmpname, size_t size, char *err, size_t errlen)
+{
+	size_t len;
+	char *text = job_serialize(job, &len);
+	int fd;
+
+	if (!text)
+		return fail(err, errlen, "cannot serialize job %s: out of memory", name);
+	fd = write_unique(sp, "tmp", name, seq, JOB_MODE, text, len, tmpname, size, err, errlen);
+	free(text);
+	return fd;
+}
+
+static void unlink_tmp(struct spool *sp, const char *tmpname)
+{
+	char path[REL_PATH_MAX];
+
+	if (rel_path(path, sizeof path, SPOOL_TMP, tmpname) == 0)
+		unlinkat(sp->dirfd, path, 0); /* a leftover is removed after 36 hours anyway */
+}
+
+struct pending {
+	char name[SPOOL_NAME_MAX];
+	char tmp[TMP_NAME_MAX]; /* "" until written */
+	bool linked;            /* placed in new/ by this call */
+};
+
+static int name_jobs(struct job *const *jobs, size_t n, struct pending *pend, char *err,
+		     size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *id = job_get_str(jobs[i], "recording_file_id");
+
+		if (!id || spool_job_name(id, pend[i].name, sizeof pend[i].name) != 0)
+			return fail(err, errlen, "job %zu has no usable recording_file_id", i + 1);
+	}
+	return 0;
+}
+
+/* Under the .lock: links each job whose name no state holds into new/. */
+static int link_new_jobs(struct spool *sp, struct pending *pend, size_t n, size_t *count,
+			 char *err, size_t errlen)
+{
+	char from[REL_PATH_MAX], to[REL_PATH_MAX];
+	enum spool_state where;
+
+	for (size_t i = 0; i < n; i++) {
+		int found = locate(sp, pend[i].name, &where, err, errlen);
+
+		if (found < 0)
+			return -1;
+		if (found)
+			continue;
+		if (rel_path(from, sizeof from, SPOOL_TMP, pend[i].tmp) != 0 ||
+		    rel_path(to, sizeof to, SPOOL_NEW, pend[i].name) != 0)
+			return fail(err, errlen, "job name too long: %s", pend[i].name);
+		if (linkat(sp->dirfd, from, sp->dirfd, to, 0) != 0) {
+			if (errno == EEXIST)
+				continue; /* put there by hand since locate(): it is spooled */
+			return fail(err, errlen, "cannot link %s to %s: %s", from, to,
+				    strerror(errno));
+		}
+		pend[i].linked = true;
+		(*count)++;
+	}
+	return fsync_state_dir(sp, SPOOL_NEW, err, errlen);
+}
+
+/* Under the .lock, after a failure: takes back what this call put in new/. */
+static void unlink_new_jobs(struct spool *sp, struct pending *pend, size_t n)
+{
+	char path[REL_PATH_MAX], why[256], quoted[300];
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!pend[i].linked || rel_path(path, sizeof path, SPOOL_NEW, pend[i].name) != 0)
+			continue;
+		if (unlinkat(sp->dirfd, path, 0) != 0 && errno != ENOENT)
+			log_event(LOG_ERR, "spool_rollback_failed", "file=%s error=%s", path,
+				  log_q(strerror(errno), quoted, sizeof quoted));
+		any = true;
+	}
+	if (any && fsync_state_dir(sp, SPOOL_NEW, why, sizeof why) != 0)
+		log_event(LOG_ERR, "spool_rollback_failed", "error=%s",
+			  log_q(why, quoted, sizeof quoted));
+}
+
+int spool_enqueue(struct spool *sp, struct job *const *jobs, size_t n, size_t *n_spooled,
+		  char *err, size_t errlen)
+{
+	struct pending *pend = calloc(n ? n : 1, sizeof *pend);
+	size_t count = 0;
+	int lockfd = -1, rc = -1;
+
+	if (n_spooled)
+		*n_spooled = 0;
+	if (!pend)
+		return fail(err, errlen, "out of memory");
+	if (name_jobs(jobs, n, pend, err, errlen) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int fd = write_tmp_job(sp, jobs[i], pend[i].name, (unsigned)i, pend[i].tmp,
+				       sizeof pend[i].tmp, err, errlen);
+
+		if (fd < 0)
+			goto out;
+		close(fd);
+	}
+	lockfd = lock_spool(sp, err, errlen);
+	if (lockfd < 0)
+		goto out;
+	if (link_new_jobs(sp, pend, n, &count, err, errlen) != 0) {
+		unlink_new_jobs(sp, pend, n);
+		goto out;
+	}
+	rc = 0;
+	if (n_spooled)
+		*n_spooled = count;
+out:
+	unlock_spool(&lockfd);
+	for (size_t i = 0; i < n; i++)
+		if (pend[i].tmp[0])
+			unlink_tmp(sp, pend[i].tmp);
+	free(pend);
+	return rc;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool listable(DIR *d, const struct dirent *de)
+{
+	size_t len = strlen(de->d_name);
+	struct stat st;
+
+	if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 5, ".json") != 0)
+		return false;
+	if (de->d_type == DT_REG)
+		return true;
+	if (de->d_type != DT_UNKNOWN)
+		return false;
+	return fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int spool_list(struct spool *sp, enum spool_state st, char ***names, size_t *n)
+{
+	int fd = openat(sp->dirfd, spool_state_dir(st), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	char **list = NULL, **bigger;
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	int rc = -1;
+
+	*names = NULL;
+	*n = 0;
+	if (!d) {
+		close_fd(&fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!listable(d, de))
+			continue;
+		if (count == cap) {
+			cap = cap ? 2 * cap : 16;
+			bigger = realloc(list, cap * sizeof *list);
+			if (!bigger)
+				goto out;
+			list = bigger;
+		}
+		list[count] = strdup(de->d_name);
+		if (!list[count])
+			goto out;
+		count++;
+	}
+	if (count)
+		qsort(list, count, sizeof *list, compare_names);
+	*names = list;
+	*n = count;
+	list = NULL;
+	rc = 0;
+out:
+	if (list)
+		free_names(list, count);
+	closedir(d);
+	return rc;
+}
+
+/* 1 when path (relative to the spool) is the file open at fd, 0 when it is
+ * another file or gone, -1 error. */
+static int names_file(struct spool *sp, const char *path, int fd, char *err, size_t errlen)
+{
+	struct stat by_name, by_fd;
+
+	if (fstat(fd, &by_fd) != 0)
+		return fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+	if (fstatat(sp->dirfd, path, &by_name, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		return fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+	}
+	return by_name.st_dev == by_fd.st_dev && by_name.st_ino == by_fd.st_ino;
+}
+
+static int same_file(struct spool *sp, const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (fstatat(sp->dirfd, a, &sa, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    fstatat(sp->dirfd, b, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* rename(from, to) that never replaces: renameat2(RENAME_NOREPLACE) where
+ * the system has it, else link then unlink. 0 done, -1 with errno. */
+static int rename_noreplace(struct spool *sp, const char *from, const char *to)
+{
+#ifdef HAVE_RENAMEAT2
+	if (renameat2(sp->dirfd, from, sp->dirfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		return -1;
+	/* the file system has no RENAME_NOREPLACE: fall back */
+#endif
+	if (linkat(sp->dirfd, from, sp->dirfd, to, 0) != 0)
+		return -1;
+	if (unlinkat(sp->dirfd, from, 0) != 0) {
+		int saved = errno;
+
+		unlinkat(sp->dirfd, to, 0); /* undo: the job stays where it was */
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* Under the .lock: moves from_st/name to to_st/to_name without replacing.
+ * 0 moved, 1 the target holds another file, -1 error. A target that is
+ * the same file as the source is a link+unlink move cut between its two
+ * steps: finishing it (unlinking the source) counts as moved. */
+static int move_job(struct spool *sp, enum spool_state from_st, const char *name,
+		    enum spool_state to_st, const char *to_name, char *err, size_t errlen)
+{
+	char from[REL_PATH_MAX], to[REL_PATH_MAX];
+
+	if (rel_path(from, sizeof from, from_st, name) != 0 ||
+	    rel_path(to, sizeof to, to_st, to_name) != 0)
+		return fail(err, errlen, "job name too long: %s", name);
+	if (rename_noreplace(sp, from, to) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return fail(err, errlen, "cannot move %s to %s: %s", from, to, strerror(errno));
+	if (!same_file(sp, from, to))
+		return 1;
+	if (unlinkat(sp->dirfd, from, 0) != 0)
+		return fail(err, errlen, "cannot unlink %s: %s", from, strerror(errno));
+	return 0;
+}
+
+/* "X.json" -> "X.<n>.json" (any other name -> "name.<n>"). */
+static int suffixed_name(const char *name, unsigned n, char *out, size_t size)
+{
+	size_t len = strlen(name);
+	int w;
+
+	if (len > 5 && strcmp(name + len - 5, ".json") == 0)
+		w = snprintf(out, size, "%.*s.%u.json", (int)(len - 5), name, n);
+	else
+		w = snprintf(out, size, "%s.%u", name, n);
+	return w < 0 || (size_t)w >= size ? -1 : 0;
+}
+
+/* Under the .lock: moves from_st/name into to_st under its own name, or the
+ * first free suffixed one; *final gets the name used. */
+static int move_job_anyname(struct spool *sp, enum spool_state from_st, const char *name,
+			    enum spool_state to_st, char *final, size_t size, char *err,
+			    size_t errlen)
+{
+	int moved;
+
+	if (snprintf(final, size, "%s", name) >= (int)size)
+		return fail(err, errlen, "job name too long: %s", name);
+	for (unsigned n = 1; n <= SUFFIX_MAX + 1; n++) {
+		moved = move_job(sp, from_st, name, to_st, final, err, errlen);
+		if (moved <= 0)
+			return moved;
+		if (n > SUFFIX_MAX || suffixed_name(name, n, final, size) != 0)
+			break;
+	}
+	return fail(err, errlen, "%s/ holds too many files named like %s", spool_state_dir(to_st),
+		    name);
+}
+
+static void claim_init(struct claim *c)
+{
+	c->name[0] = '\0';
+	c->fd = -1;
+	c->job = NULL;
+}
+
+void spool_release(struct claim *c)
+{
+	close_fd(&c->fd);
+	job_free(c->job);
+	c->job = NULL;
+}
+
+/* Opens st/name for locking and reading: 1 open (*fd), 0 gone or not a
+ * regular file, -1 error. O_NONBLOCK: a FIFO put there must not hang us. */
+static int open_job(struct spool *sp, enum spool_state st, const char *name, int *fd,
+		    char *err, size_t errlen)
+{
+	char path[REL_PATH_MAX];
+	struct stat s;
+
+	if (!valid_name(name) || rel_path(path, sizeof path, st, name) != 0)
+		return fail(err, errlen, "not a job name: %s", name);
+	*fd = openat(sp->dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0) {
+		if (errno == ENOENT || errno == ELOOP)
+			return 0;
+		return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	}
+	if (fstat(*fd, &s) != 0 || !S_ISREG(s.st_mode)) {
+		close_fd(fd);
+		return 0;
+	}
+	return 1;
+}
+
+/* flock LOCK_EX|LOCK_NB: 1 locked, 0 someone else holds it, -1 error. */
+static int try_lock(int fd, const char *what, char *err, size_t errlen)
+{
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			return 0;
+		if (errno != EINTR)
+			return fail(err, errlen, "cannot lock %s: %s", what, strerror(errno));
+	}
+	return 1;
+}
+
+/* The job in the file at fd, or NULL with why. */
+static struct job *read_job(int fd, char *why, size_t whylen)
+{
+	struct stat st;
+	char *text = NULL;
+	struct job *job = NULL;
+	size_t got = 0;
+
+	if (fstat(fd, &st) != 0) {
+		fail(why, whylen, "cannot stat: %s", strerror(errno));
+		goto out;
+	}
+	if (st.st_size > JOB_MAX_BYTES) {
+		fail(why, whylen, "larger than %d bytes", JOB_MAX_BYTES);
+		goto out;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		fail(why, whylen, "out of memory");
+		goto out;
+	}
+	while (got <= (size_t)st.st_size) {
+		ssize_t n = pread(fd, text + got, (size_t)st.st_size + 1 - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fail(why, whylen, "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > (size_t)st.st_size) {
+		fail(why, whylen, "the file grew while being read");
+		goto out;
+	}
+	job = job_parse(text, got, why, whylen);
+out:
+	free(text);
+	return job;
+}
+
+/* A job file that does not parse (a person's edit gone wrong) goes to
+ * failed/ as it is, for them to see. Returns 0, or -1 on error. */
+static int shelve_unparsable(struct spool *sp, enum spool_state from, const char *name, int fd,
+			     const char *why, char *err, size_t errlen)
+{
+	char path[REL_PATH_MAX], final[SPOOL_NAME_MAX], quoted[600];
+	int lockfd, rc = -1, here;
+
+	if (rel_path(path, sizeof path, from, name) != 0)
+		return fail(err, errlen, "job name too long: %s", name);
+	lockfd = lock_spool(sp, err, errlen);
+	if (lockfd < 0)
+		return -1;
+	here = names_file(sp, path, fd, err, errlen);
+	if (here <= 0) {
+		rc = here;
+		goto out;
+	}
+	if (move_job_anyname(sp, from, name, SPOOL_FAILED, final, sizeof final, err, errlen) != 0)
+		goto out;
+	unlock_spool(&lockfd);
+	log_event(LOG_ERR, "job_unparsable", "file=%s/%s moved_to=failed/%s error=%s",
+		  spool_state_dir(from), name, final, log_q(why, quoted, sizeof quoted));
+	if (fsync_state_dir(sp, SPOOL_FAILED, err, errlen) != 0 ||
+	    fsync_state_dir(sp, from, err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	unlock_spool(&lockfd);
+	return rc;
+}
+
+/* After a move that has happened: its fsyncs. A failure is logged, not
+ * returned: the move stands, and only a crash in the next moments could
+ * undo it, into a state the next run handles. */
+static void sync_after_move(struct spool *sp, enum spool_state a, enum spool_state b)
+{
+	char why[256], quoted[300];
+
+	if (fsync_state_dir(sp, a, why, sizeof why) != 0 ||
+	    fsync_state_dir(sp, b, why, sizeof why) != 0)
+		log_event(LOG_WARNING, "spool_fsync_failed", "error=%s",
+			  log_q(why, quoted, sizeof quoted));
+}
+
+/* Under the .lock: checks new/name is still the locked file and moves it
+ * to cur/. 1 claimed, 0 skipped, -1 error. */
+static int take_into_cur(struct spool *sp, const char *name, int fd, char *err, size_t errlen)
+{
+	char path[REL_PATH_MAX];
+	int lockfd, rc, moved;
+
+	if (rel_path(path, sizeof path, SPOOL_NEW, name) != 0)
+		return fail(err, errlen, "job name too long: %s", name);
+	lockfd = lock_spool(sp, err, errlen);
+	if (lockfd < 0)
+		return -1;
+	rc = names_file(sp, path, fd, err, errlen);
+	if (rc <= 0)
+		goto out;
+	moved = move_job(sp, SPOOL_NEW, name, SPOOL_CUR, name, err, errlen);
+	if (moved == 1)
+		log_event(LOG_WARNING, "job_duplicate",
+			  "file=new/%s reason=\"cur/ holds another file of that name\"", name);
+	rc = moved == 0 ? 1 : moved == 1 ? 0 : -1;
+out:
+	unlock_spool(&lockfd);
+	return rc;
+}
+
+int spool_claim(struct spool *sp, const char *name, time_t now, struct claim *c, char *err,
+		size_t errlen)
+{
+	char why[512];
+	struct job *job = NULL;
+	time_t due;
+	int fd = -1, rc;
+
+	claim_init(c);
+	rc = open_job(sp, SPOOL_NEW, name, &fd, err, errlen);
+	if (rc <= 0)
+		goto out;
+	rc = try_lock(fd, name, err, errlen);
+	if (rc <= 0)
+		goto out;
+	job = read_job(fd, why, sizeof why);
+	if (!job) {
+		rc = shelve_unparsable(sp, SPOOL_NEW, name, fd, why, err, errlen);
+		goto out;
+	}
+	/* an unreadable next_attempt_at (a hand edit) counts as due: never stuck */
+	if (job_get_time(job, "next_attempt_at", &due) == 0 && due > now) {
+		rc = 0;
+		goto out;
+	}
+	rc = take_into_cur(sp, name, fd, err, errlen);
+	if (rc <= 0)
+		goto out;
+	sync_after_move(sp, SPOOL_CUR, SPOOL_NEW);
+	snprintf(c->name, sizeof c->name, "%s", name); /* fits: valid_name */
+	c->fd = fd;
+	c->job = job;
+	fd = -1;
+	job = NULL;
+out:
+	close_fd(&fd);
+	job_free(job);
+	return rc;
+}
+
+/* cur/name, locked by us, has more than one link: a link+unlink move out of
+ * cur/ (or into it) was cut between its two steps. When new/, done/ or
+ * failed/ holds the same file under the name, the job is there: cur/name is
+ * unlinked and 1 returned. 0 when no such twin exists, -1 error. */
+static int finish_cut_move(struct spool *sp, const char *name, char *err, size_t errlen)
+{
+	static const enum spool_state others[] = { SPOOL_NEW, SPOOL_DONE, SPOOL_FAILED };
+	char cur[REL_PATH_MAX], other[REL_PATH_MAX];
+	int lockfd, rc = 0;
+
+	if (rel_path(cur, sizeof cur, SPOOL_CUR, name) != 0)
+		return fail(err, errlen, "job name too long: %s", name);
+	lockfd = lock_spool(sp, err, errlen);
+	if (lockfd < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+		if (rel_path(other, sizeof other, others[i], name) != 0 || !same_file(sp, cur, other))
+			continue;
+		if (unlinkat(sp->dirfd, cur, 0) != 0) {
+			rc = fail(err, errlen, "cannot unlink %s: %s", cur, strerror(errno));
+			break;
+		}
+		log_event(LOG_NOTICE, "spool_move_finished", "file=%s twin=%s", cur, other);
+		rc = 1;
+		break;
+	}
+	unlock_spool(&lockfd);
+	if (rc == 1 && fsync_state_dir(sp, SPOOL_CUR, err, errlen) != 0)
+		rc = -1;
+	return rc;
+}
+
+int spool_adopt(struct spool *sp, const char *name, struct claim *c, char *err, size_t errlen)
+{
+	char path[REL_PATH_MAX], why[512];
+	struct job *job = NULL;
+	struct stat st;
+	int fd = -1, rc;
+
+	claim_init(c);
+	rc = open_job(sp, SPOOL_CUR, name, &fd, err, errlen);
+	if (rc <= 0)
+		goto out;
+	rc = try_lock(fd, name, err, errlen);
+	if (rc <= 0)
+		goto out;
+	/* between our open and our lock its holder may have replaced it
+	 * (spool_update) or moved it on: then this is not the job any more */
+	if (rel_path(path, sizeof path, SPOOL_CUR, name) != 0) {
+		rc = fail(err, errlen, "job name too long: %s", name);
+		goto out;
+	}
+	rc = names_file(sp, path, fd, err, errlen);
+	if (rc <= 0)
+		goto out;
+	if (fstat(fd, &st) != 0) {
+		rc = fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (st.st_nlink > 1) {
+		rc = finish_cut_move(sp, name, err, errlen);
+		if (rc != 0) {
+			rc = rc > 0 ? 0 : -1;
+			goto out;
+		}
+	}
+	job = read_job(fd, why, sizeof why);
+	if (!job) {
+		rc = shelve_unparsable(sp, SPOOL_CUR, name, fd, why, err, errlen);
+		goto out;
+	}
+	snprintf(c->name, sizeof c->name, "%s", name);
+	c->fd = fd;
+	c->job = job;
+	fd = -1;
+	job = NULL;
+	rc = 1;
+out:
+	close_fd(&fd);
+	job_free(job);
+	return rc;
+}
+
+int spool_update(struct spool *sp, struct claim *c, char *err, size_t errlen)
+{
+	char tmpname[TMP_NAME_MAX], from[REL_PATH_MAX], to[REL_PATH_MAX];
+	int newfd, locked, rc = -1;
+
+	if (c->fd < 0 || !c->job || !valid_name(c->name))
+		return fail(err, errlen, "no claim to update");
+	newfd = write_tmp_job(sp, c->job, c->name, 0, tmpname, sizeof tmpname, err, errlen);
+	if (newfd < 0)
+		return -1;
+	if (rel_path(from, sizeof from, SPOOL_TMP, tmpname) != 0 ||
+	    rel_path(to, sizeof to, SPOOL_CUR, c->name) != 0) {
+		fail(err, errlen, "job name too long: %s", c->name);
+		goto fail;
+	}
+	/* nobody else knows this file yet, so the lock is ours at once */
+	locked = try_lock(newfd, from, err, errlen);
+	if (locked <= 0) {
+		if (locked == 0)
+			fail(err, errlen, "cannot lock %s: held by another process", from);
+		goto fail;
+	}
+	if (renameat(sp->dirfd, from, sp->dirfd, to) != 0) {
+		fail(err, errlen, "cannot rename %s to %s: %s", from, to, strerror(errno));
+		goto fail;
+	}
+	rc = fsync_state_dir(sp, SPOOL_CUR, err, errlen);
+	close(c->fd); /* the old file is gone from cur/: its lock guards nothing now */
+	c->fd = newfd;
+	return rc;
+fail:
+	close(newfd);
+	unlinkat(sp->dirfd, from, 0);
+	return -1;
+}
+
+int spool_move(struct spool *sp, struct claim *c, enum spool_state dest, char *err, size_t errlen)
+{
+	char final[SPOOL_NAME_MAX];
+	int lockfd, moved;
+
+	if (dest != SPOOL_NEW && dest != SPOOL_DONE && dest != SPOOL_FAILED)
+		return fail(err, errlen, "cannot move a job to %s/", spool_state_dir(dest));
+	if (spool_update(sp, c, err, errlen) != 0)
+		return -1;
+	lockfd = lock_spool(sp, err, errlen);
+	if (lockfd < 0)
+		return -1;
+	moved = move_job_anyname(sp, SPOOL_CUR, c->name, dest, final, sizeof final, err, errlen);
+	unlock_spool(&lockfd);
+	if (moved != 0)
+		return -1;
+	if (strcmp(final, c->name) != 0)
+		log_event(LOG_WARNING, "job_renamed", "file=cur/%s moved_to=%s/%s", c->name,
+			  spool_state_dir(dest), final);
+	sync_after_move(sp, dest, SPOOL_CUR);
+	spool_release(c);
+	return 0;
+}
+
+int spool_clean_tmp(struct spool *sp, time_t now, long max_age)
+{
+	int fd = openat(sp->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	struct stat st;
+	int removed = 0;
+	bool failed = false;
+
+	if (!d) {
+		close_fd(&fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime <= max_age)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			removed++;
+		else if (errno != ENOENT)
+			failed = true;
+	}
+	closedir(d);
+	return failed ? -1 : removed;
+}
+
+static bool valid_private_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 0 && len < 100 && !strchr(name, '/') && strcmp(name, ".") != 0 &&
+	       strcmp(name, "..") != 0 && strcmp(name, ".lock") != 0;
+}
+
+int spool_write_private(struct spool *sp, const char *name, const char *data, size_t len)
+{
+	char tmpname[TMP_NAME_MAX];
+	int fd, rc = 0;
+
+	if (!valid_private_name(name))
+		return -1;
+	fd = write_unique(sp, ".", name, 0, PRIVATE_MODE, data, len, tmpname, sizeof tmpname, NULL,
+			  0);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	if (renameat(sp->dirfd, tmpname, sp->dirfd, name) != 0) {
+		unlinkat(sp->dirfd, tmpname, 0);
+		rc = -1;
+	}
+	return rc;
+}
+
+long spool_read_private(struct spool *sp, const char *name, char *buf, size_t size)
+{
+	long got = 0;
+	int fd;
+
+	if (!valid_private_name(name) || size == 0)
+		return -1;
+	fd = openat(sp->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, buf + got, size - (size_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			got = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		got += n;
+		if ((size_t)got == size) { /* no room for the NUL: too big for buf */
+			got = -1;
+			break;
+		}
+	}
+	close(fd);
+	if (got >= 0)
+		buf[got] = '\0';
+	return got;
+}

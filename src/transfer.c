@@ -1,1 +1,648 @@
-/* placeholder until written */
+/* One job's transfer: Zoom -> S3, streamed part by part through one buffer
+ * of part_size per worker, resumable from the parts the job records.
+ * docs/INTERNALS.md ("The spooler's transfer") walks through it. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awscreds.h"
+#include "download.h"
+#include "keytmpl.h"
+#include "log.h"
+#include "retry.h"
+#include "s3.h"
+#include "transfer.h"
+#include "zoomauth.h"
+
+#define MIB (1024ULL * 1024ULL)
+#define MAX_PARTS 10000
+
+struct transfer_shared {
+	const struct config *cfg;
+	struct spool *sp;
+	struct awscreds *creds;
+	struct zoomauth *auth;
+};
+
+struct transfer_worker {
+	struct transfer_shared *sh;
+	volatile sig_atomic_t *stop;
+	struct s3_client *s3;
+	struct download_client *dl;
+	unsigned char *buf;
+	size_t bufcap;
+	atomic_llong progress_bytes, progress_total;
+};
+
+/* What the transfer reads from the job, and its Zoom credentials. */
+struct tjob {
+	struct claim *claim;
+	const char *file_id, *uuid;
+	int64_t size;          /* -1 when the job has no file_size */
+	char key[KEYTMPL_BUF];
+	char *url;             /* malloc'd: the job's, or a fresh link */
+	char *bearer;          /* malloc'd, or NULL */
+	bool refreshed;        /* the link/token came from the API already */
+	uint64_t part_size;
+};
+
+/* The download's sink: fills the buffer; in multipart mode each full
+ * buffer becomes a part. */
+struct sink {
+	struct transfer_worker *w;
+	struct tjob *tj;
+	bool multipart;
+	const char *upload_id;
+	size_t fill;
+	int next_part;
+	struct result fail; /* why the sink refused data */
+};
+
+struct transfer_shared *transfer_shared_new(const struct config *cfg, struct spool *sp,
+					    char *err, size_t errlen)
+{
+	struct transfer_shared *sh = calloc(1, sizeof *sh);
+
+	if (!sh)
+		goto nomem;
+	sh->cfg = cfg;
+	sh->sp = sp;
+	sh->creds = awscreds_new(cfg);
+	sh->auth = zoomauth_new(cfg, sp);
+	if (!sh->creds || !sh->auth)
+		goto nomem;
+	return sh;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	transfer_shared_free(sh);
+	return NULL;
+}
+
+void transfer_shared_free(struct transfer_shared *sh)
+{
+	if (!sh)
+		return;
+	awscreds_free(sh->creds);
+	zoomauth_free(sh->auth);
+	free(sh);
+}
+
+struct transfer_worker *transfer_worker_new(struct transfer_shared *sh,
+					    volatile sig_atomic_t *stop)
+{
+	struct transfer_worker *w = calloc(1, sizeof *w);
+	char err[256];
+
+	if (!w)
+		return NULL;
+	w->sh = sh;
+	w->stop = stop;
+	w->dl = download_client_new(stop);
+	w->s3 = s3_client_new(sh->cfg, sh->creds, stop, err, sizeof err);
+	if (!w->dl || !w->s3) {
+		log_event(LOG_ERR, "transfer.init_failed", "error=\"%s\"",
+			  w->s3 ? "cannot make a download client" : err);
+		transfer_worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void transfer_worker_free(struct transfer_worker *w)
+{
+	if (!w)
+		return;
+	s3_client_free(w->s3);
+	download_client_free(w->dl);
+	free(w->buf);
+	free(w);
+}
+
+void transfer_progress(struct transfer_worker *w, int64_t *bytes, int64_t *total)
+{
+	*bytes = atomic_load(&w->progress_bytes);
+	*total = atomic_load(&w->progress_total);
+}
+
+static void on_progress(void *ctx, uint64_t done, int64_t total)
+{
+	struct transfer_worker *w = ctx;
+
+	atomic_store(&w->progress_bytes, (long long)done);
+	atomic_store(&w->progress_total, (long long)total);
+}
+
+/* Writes the job's progress into cur/ so a crash resumes from here. */
+static enum outcome save_job(struct transfer_worker *w, struct tjob *tj, struct result *r)
+{
+	char err[512];
+
+	if (spool_update(w->sh->sp, tj->claim, err, sizeof err) != 0)
+		return result_set(r, OUTCOME_RETRY, "cannot record progress in the spool: %s", err);
+	return OUTCOME_DONE;
+}
+
+/* The part size for this file: the configured one, grown (in whole MiB)
+ * when the file would need more than 10,000 parts. */
+static uint64_t choose_part_size(const struct config *cfg, int64_t size)
+{
+	uint64_t ps = cfg->part_size;
+
+	if (size > 0 && (uint64_t)size / ps >= MAX_PARTS) {
+		ps = ((uint64_t)size + MAX_PARTS - 1) / MAX_PARTS;
+		ps = (ps + MIB - 1) / MIB * MIB;
+	}
+	return ps;
+}
+
+static int ensure_buffer(struct transfer_worker *w, size_t size)
+{
+	unsigned char *buf;
+
+	if (w->bufcap >= size)
+		return 0;
+	buf = realloc(w->buf, size ? size : 1);
+	if (!buf)
+		return -1;
+	w->buf = buf;
+	w->bufcap = size;
+	return 0;
+}
+
+static void record_done(struct tjob *tj, const char *bucket, const char *etag, uint64_t bytes)
+{
+	struct job *job = tj->claim->job;
+
+	retry_clear_upload_state(job);
+	job_set_int(job, "bytes", (int64_t)bytes);
+	job_set_str(job, "s3_bucket", bucket);
+	job_set_str(job, "s3_etag", etag);
+	job_set_str(job, "s3_key", tj->key);
+}
+
+/* Before a new upload: the key must not hold another Zoom file's object.
+ * *done when it already holds this very file, whole (an earlier run
+ * finished the upload but died before moving the job). */
+static enum outcome check_destination(struct transfer_worker *w, struct tjob *tj, bool *done,
+				      struct result *r)
+{
+	struct s3_object obj;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (s3_head(w->s3, tj->key, &obj, r) != OUTCOME_DONE)
+			return r->kind;
+		if (!obj.exists)
+			return OUTCOME_DONE;
+		if (strcmp(obj.file_id, tj->file_id) == 0) {
+			if (tj->size >= 0 && obj.size == (uint64_t)tj->size) {
+				record_done(tj, w->sh->cfg->s3_bucket, obj.etag, obj.size);
+				*done = true;
+			}
+			return OUTCOME_DONE; /* ours: replacing it loses nothing */
+		}
+		if (tries == 1)
+			break;
+		/* Another file's object: never replaced; this file moves aside. */
+		if (keytmpl_add_suffix(tj->key, sizeof tj->key, tj->file_id) != 0 ||
+		    strlen(tj->key) > KEYTMPL_MAX_KEY)
+			return result_set(r, OUTCOME_GIVEUP,
+					  "the key holds another Zoom file's object and the key "
+					  "with -%s added is over %d bytes",
+					  tj->file_id, KEYTMPL_MAX_KEY);
+		log_event(LOG_NOTICE, "transfer.key_taken", "job=%s new_key=\"%s\"",
+			  tj->claim->name, tj->key);
+		job_set_str(tj->claim->job, "s3_key", tj->key);
+		if (save_job(w, tj, r) != OUTCOME_DONE)
+			return r->kind;
+	}
+	return result_set(r, OUTCOME_GIVEUP,
+			  "both %s and the key without -%s hold other Zoom files' objects", tj->key,
+			  tj->file_id);
+}
+
+/* Replaces the job's link and token with fresh ones from Zoom's recordings
+ * API. GIVEUP when no app is configured to ask with. */
+static enum outcome refresh_link(struct transfer_worker *w, struct tjob *tj, struct result *r)
+{
+	struct zoomauth *za = w->sh->auth;
+	char *url = NULL, *token = NULL;
+	char api_token[ZOOMAUTH_TOKEN_MAX];
+
+	if (!zoomauth_has_oauth(za) && !zoomauth_has_jwt(za))
+		return result_set(r, OUTCOME_GIVEUP,
+				  "%s, and no Server-to-Server OAuth or JWT app is configured to "
+				  "ask Zoom for a fresh link (the webhook's download token lives 24 h)",
+				  tj->bearer ? "Zoom refused the download token"
+					     : "the job has no download token");
+	if (!tj->uuid || !*tj->uuid)
+		return result_set(r, OUTCOME_GIVEUP, "the job has no meeting_uuid to ask Zoom "
+						     "for a fresh link with");
+	if (zoomauth_fresh_link(za, w->dl, tj->uuid, tj->file_id, &url, &token, r) != OUTCOME_DONE)
+		return r->kind;
+	if (!token) {
+		/* No download_access_token: the API token itself may download. */
+		if (zoomauth_api_token(za, w->dl, NULL, api_token, sizeof api_token, r) !=
+		    OUTCOME_DONE) {
+			free(url);
+			return r->kind;
+		}
+		token = strdup(api_token);
+		explicit_bzero(api_token, sizeof api_token);
+		if (!token) {
+			free(url);
+			return result_set(r, OUTCOME_RETRY, "out of memory");
+		}
+	}
+	free(tj->url);
+	free(tj->bearer);
+	tj->url = url;
+	tj->bearer = token;
+	tj->refreshed = true;
+	return OUTCOME_DONE;
+}
+
+/* Uploads the buffer as the next part and records it in the job. */
+static int flush_part(struct sink *s)
+{
+	struct transfer_worker *w = s->w;
+	char etag[S3_ETAG_MAX];
+
+	if (s->next_part > MAX_PARTS) {
+		result_set(&s->fail, OUTCOME_GIVEUP, "the file needs more than %d parts: its "
+						     "size is larger than file_size said", MAX_PARTS);
+		return -1;
+	}
+	if (s3_mpu_upload_part(w->s3, s->tj->key, s->upload_id, s->next_part, w->buf, s->fill,
+			       etag, &s->fail) != OUTCOME_DONE)
+		return -1;
+	job_part_add(s->tj->claim->job, s->next_part, etag, (int64_t)s->fill);
+	if (save_job(w, s->tj, &s->fail) != OUTCOME_DONE)
+		return -1;
+	s->next_part++;
+	s->fill = 0;
+	return 0;
+}
+
+static int sink_write(void *ctx, const void *data, size_t len)
+{
+	struct sink *s = ctx;
+	const unsigned char *p = data;
+	size_t cap = (size_t)s->tj->part_size;
+
+	while (len > 0) {
+		size_t n = cap - s->fill < len ? cap - s->fill : len;
+
+		if (n == 0) {
+			/* Single-PUT mode and the buffer is full: more than file_size. */
+			result_set(&s->fail, OUTCOME_GIVEUP,
+				   "Zoom sent more bytes than the file_size of %lld",
+				   (long long)s->tj->size);
+			return -1;
+		}
+		memcpy(s->w->buf + s->fill, p, n);
+		s->fill += n;
+		p += n;
+		len -= n;
+		if (s->multipart && s->fill == cap && flush_part(s) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static uint64_t parts_bytes(const struct job *job)
+{
+	uint64_t bytes = 0;
+	int number;
+	const char *etag;
+	int64_t size;
+
+	for (size_t i = 0; i < job_parts_count(job); i++)
+		if (job_part_get(job, i, &number, &etag, &size) == 0)
+			bytes += (uint64_t)size;
+	return bytes;
+}
+
+/* Downloads from offset into the sink, with one fresh link when Zoom
+ * refuses the credentials (or the job came without any). */
+static enum outcome fetch(struct transfer_worker *w, struct tjob *tj, struct sink *s,
+			  uint64_t offset, struct result *r)
+{
+	const struct config *cfg = w->sh->cfg;
+	struct download_result dr;
+
+	if (!tj->bearer && refresh_link(w, tj, r) != OUTCOME_DONE)
+		return r->kind;
+	for (;;) {
+		struct download_request req = {
+			.url = tj->url,
+			.bearer = tj->bearer,
+			.offset = offset,
+			.expected_total = tj->size,
+			.hosts = cfg->download_hosts,
+			.n_hosts = cfg->n_download_hosts,
+			.allow_http = cfg->allow_http,
+			.sink = sink_write,
+			.sink_ctx = s,
+			.progress = on_progress,
+			.progress_ctx = w,
+			.stop = w->stop,
+		};
+
+		memset(&dr, 0, sizeof dr);
+		if (download_run(w->dl, &req, &dr) == OUTCOME_DONE)
+			return result_set(r, OUTCOME_DONE, "downloaded");
+		if (dr.sink_failed) {
+			*r = s->fail;
+			return r->kind;
+		}
+		if (!dr.auth_refused || tj->refreshed) {
+			*r = dr.res;
+			if (dr.auth_refused)
+				return result_set(r, OUTCOME_GIVEUP,
+						  "Zoom refused the fresh download link too: %s",
+						  dr.res.why);
+			return r->kind;
+		}
+		log_event(LOG_NOTICE, "transfer.token_refused", "job=%s asking=fresh_link",
+			  tj->claim->name);
+		if (refresh_link(w, tj, r) != OUTCOME_DONE)
+			return r->kind;
+		/* A single PUT starts its buffer over; a multipart upload resumes
+		 * after the parts it has (the partial buffer is dropped). */
+		s->fill = 0;
+		offset = s->multipart ? parts_bytes(tj->claim->job) : 0;
+	}
+}
+
+static void meta_of(const struct tjob *tj, struct s3_meta *meta)
+{
+	meta->meeting_uuid = tj->uuid;
+	meta->file_id = tj->file_id;
+	meta->content_type = NULL;
+}
+
+static enum outcome single_put(struct transfer_worker *w, struct tjob *tj, struct result *r)
+{
+	struct sink s = { .w = w, .tj = tj };
+	struct s3_meta meta;
+	char etag[S3_ETAG_MAX];
+
+	if (fetch(w, tj, &s, 0, r) != OUTCOME_DONE)
+		return r->kind;
+	meta_of(tj, &meta);
+	if (s3_put(w->s3, tj->key, w->buf, s.fill, &meta, etag, r) != OUTCOME_DONE)
+		return r->kind;
+	record_done(tj, w->sh->cfg->s3_bucket, etag, s.fill);
+	return result_set(r, OUTCOME_DONE, "uploaded");
+}
+
+/* Keeps the longest run of the job's parts, from part 1, that S3 holds with
+ * the same ETag and size; drops the rest from the job. Returns the bytes
+ * they cover and sets *next to the next part number. */
+static uint64_t reconcile_parts(struct job *job, const struct s3_part *held, size_t nheld,
+				int *next)
+{
+	size_t n = job_parts_count(job), keep = 0;
+	uint64_t bytes = 0;
+	int number;
+	const char *etag;
+	int64_t size;
+
+	for (size_t i = 0; i < n && i < nheld; i++) {
+		if (job_part_get(job, i, &number, &etag, &size) != 0 || number != (int)i + 1 ||
+		    held[i].number != number || held[i].size != (uint64_t)size ||
+		    strcmp(held[i].etag, etag) != 0)
+			break;
+		bytes += (uint64_t)size;
+		keep++;
+	}
+	if (keep < n) {
+		struct s3_part *kept = malloc((keep ? keep : 1) * sizeof *kept);
+
+		for (size_t i = 0; kept && i < keep; i++) {
+			job_part_get(job, i, &kept[i].number, &etag, &size);
+			snprintf(kept[i].etag, sizeof kept[i].etag, "%s", etag);
+			kept[i].size = (uint64_t)size;
+		}
+		job_parts_clear(job);
+		for (size_t i = 0; kept && i < keep; i++)
+			job_part_add(job, kept[i].number, kept[i].etag, (int64_t)kept[i].size);
+		if (!kept) {
+			keep = 0;
+			bytes = 0;
+		}
+		free(kept);
+	}
+	*next = (int)keep + 1;
+	return bytes;
+}
+
+/* Aborts uploads left open for this key by a run that died between
+ * creating one and recording it: no upload is ever left behind. */
+static void abort_orphans(struct transfer_worker *w, const struct tjob *tj)
+{
+	struct s3_upload *ups = NULL;
+	size_t n = 0;
+	struct result r;
+
+	if (s3_mpu_list_uploads(w->s3, tj->key, &ups, &n, &r) != OUTCOME_DONE) {
+		log_event(LOG_WARNING, "transfer.list_uploads_failed", "job=%s error=\"%s\"",
+			  tj->claim->name, r.why);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s3_mpu_abort(w->s3, tj->key, ups[i].upload_id, &r) == OUTCOME_DONE)
+			log_event(LOG_NOTICE, "transfer.orphan_aborted", "job=%s", tj->claim->name);
+	}
+	free(ups);
+}
+
+/* Opens (or reopens) the job's multipart upload; sets the resume point. */
+static enum outcome open_upload(struct transfer_worker *w, struct tjob *tj, uint64_t *offset,
+				int *next, struct result *r)
+{
+	struct job *job = tj->claim->job;
+	const char *upload_id = job_get_str(job, "upload_id");
+	char new_id[S3_UPLOAD_ID_MAX];
+	struct s3_meta meta;
+
+	if (upload_id) {
+		struct s3_part *held = NULL;
+		size_t nheld = 0;
+
+		if (s3_mpu_list_parts(w->s3, tj->key, upload_id, &held, &nheld, r) == OUTCOME_DONE) {
+			*offset = reconcile_parts(job, held, nheld, next);
+			free(held);
+			log_event(LOG_INFO, "transfer.resume", "job=%s offset=%llu next_part=%d",
+				  tj->claim->name, (unsigned long long)*offset, *next);
+			return OUTCOME_DONE;
+		}
+		if (!s3_upload_gone(w->s3))
+			return r->kind;
+		log_event(LOG_NOTICE, "transfer.upload_gone", "job=%s", tj->claim->name);
+		retry_clear_upload_state(job);
+	}
+	abort_orphans(w, tj);
+	meta_of(tj, &meta);
+	if (s3_mpu_create(w->s3, tj->key, &meta, new_id, r) != OUTCOME_DONE)
+		return r->kind;
+	job_set_str(job, "upload_id", new_id);
+	job_set_int(job, "part_size", (int64_t)tj->part_size);
+	*offset = 0;
+	*next = 1;
+	return save_job(w, tj, r);
+}
+
+static enum outcome complete_upload(struct transfer_worker *w, struct tjob *tj,
+				    const char *upload_id, struct result *r)
+{
+	struct job *job = tj->claim->job;
+	size_t n = job_parts_count(job);
+	struct s3_part *parts = calloc(n ? n : 1, sizeof *parts);
+	struct s3_object obj;
+	char etag[S3_ETAG_MAX];
+	uint64_t total = 0;
+
+	if (!parts)
+		return result_set(r, OUTCOME_RETRY, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const char *e;
+		int64_t size;
+
+		if (job_part_get(job, i, &parts[i].number, &e, &size) != 0) {
+			free(parts);
+			return result_set(r, OUTCOME_GIVEUP, "the job's parts list is malformed");
+		}
+		snprintf(parts[i].etag, sizeof parts[i].etag, "%s", e);
+		parts[i].size = (uint64_t)size;
+		total += (uint64_t)size;
+	}
+	if (s3_mpu_complete(w->s3, tj->key, upload_id, parts, n, etag, r) != OUTCOME_DONE) {
+		free(parts);
+		return r->kind;
+	}
+	free(parts);
+	if (s3_head(w->s3, tj->key, &obj, r) != OUTCOME_DONE)
+		return r->kind;
+	if (!obj.exists || obj.size != total)
+		return result_set(r, OUTCOME_RETRY,
+				  "the finished object is %llu bytes, not the %llu uploaded",
+				  (unsigned long long)obj.size, (unsigned long long)total);
+	record_done(tj, w->sh->cfg->s3_bucket, etag[0] ? etag : obj.etag, total);
+	return result_set(r, OUTCOME_DONE, "uploaded");
+}
+
+static enum outcome multipart(struct transfer_worker *w, struct tjob *tj, struct result *r)
+{
+	struct sink s = { .w = w, .tj = tj, .multipart = true };
+	uint64_t offset = 0;
+	char upload_id[S3_UPLOAD_ID_MAX];
+
+	if (open_upload(w, tj, &offset, &s.next_part, r) != OUTCOME_DONE)
+		goto out;
+	snprintf(upload_id, sizeof upload_id, "%s", job_get_str(tj->claim->job, "upload_id"));
+	s.upload_id = upload_id;
+	if (tj->size < 0 || offset < (uint64_t)tj->size) {
+		if (fetch(w, tj, &s, offset, r) != OUTCOME_DONE)
+			goto out;
+	}
+	/* The last part, or an empty one for an empty file of unknown size. */
+	if ((s.fill > 0 || job_parts_count(tj->claim->job) == 0) && flush_part(&s) != 0) {
+		*r = s.fail;
+		goto out;
+	}
+	complete_upload(w, tj, upload_id, r);
+out:
+	if (r->kind == OUTCOME_RETRY && s3_upload_gone(w->s3)) {
+		/* Start over next time rather than fail on a dead upload id. */
+		retry_clear_upload_state(tj->claim->job);
+	}
+	return r->kind;
+}
+
+/* Reads what the transfer needs from the job. GIVEUP when it lacks it. */
+static enum outcome read_job(struct transfer_worker *w, struct claim *c, struct tjob *tj,
+			     struct result *r)
+{
+	struct job *job = c->job;
+	const char *key = job_get_str(job, "s3_key");
+	const char *url = job_get_str(job, "download_url");
+	const char *token = job_get_str(job, "download_token");
+	int64_t ps = 0;
+
+	tj->claim = c;
+	tj->file_id = job_get_str(job, "recording_file_id");
+	tj->uuid = job_get_str(job, "meeting_uuid");
+	if (!key || !*key || !url || !*url || !tj->file_id || !*tj->file_id)
+		return result_set(r, OUTCOME_GIVEUP,
+				  "the job lacks s3_key, download_url or recording_file_id");
+	if (strlen(key) > KEYTMPL_MAX_KEY)
+		return result_set(r, OUTCOME_GIVEUP,
+				  "the S3 key is %zu bytes, over S3's limit of %d: shorten "
+				  "key_template, or edit s3_key in the job and requeue it",
+				  strlen(key), KEYTMPL_MAX_KEY);
+	snprintf(tj->key, sizeof tj->key, "%s", key);
+	if (job_get_int(job, "file_size", &tj->size) != 0 || tj->size < 0)
+		tj->size = -1;
+	tj->url = strdup(url);
+	tj->bearer = token && *token ? strdup(token) : NULL;
+	if (!tj->url || (token && *token && !tj->bearer))
+		return result_set(r, OUTCOME_RETRY, "out of memory");
+	zoomauth_note_token(token);
+	if (job_get_str(job, "upload_id") && job_get_int(job, "part_size", &ps) == 0 &&
+	    ps >= (int64_t)(5 * MIB))
+		tj->part_size = (uint64_t)ps; /* a resumed upload keeps its part size */
+	else
+		tj->part_size = choose_part_size(w->sh->cfg, tj->size);
+	return OUTCOME_DONE;
+}
+
+enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct result *r)
+{
+	struct tjob tj = { 0 };
+	bool done = false;
+
+	atomic_store(&w->progress_bytes, 0);
+	atomic_store(&w->progress_total, -1);
+	if (read_job(w, c, &tj, r) != OUTCOME_DONE)
+		goto out;
+	atomic_store(&w->progress_total, tj.size);
+	if (ensure_buffer(w, (size_t)tj.part_size) != 0) {
+		result_set(r, OUTCOME_RETRY, "cannot allocate a buffer of %llu bytes",
+			   (unsigned long long)tj.part_size);
+		goto out;
+	}
+	if (!job_get_str(c->job, "upload_id")) {
+		if (check_destination(w, &tj, &done, r) != OUTCOME_DONE || done)
+			goto out;
+	}
+	if (tj.size >= 0 && (uint64_t)tj.size <= tj.part_size && !job_get_str(c->job, "upload_id"))
+		single_put(w, &tj, r);
+	else
+		multipart(w, &tj, r);
+out:
+	if (done)
+		result_set(r, OUTCOME_DONE, "already in the bucket");
+	free(tj.url);
+	if (tj.bearer)
+		explicit_bzero(tj.bearer, strlen(tj.bearer));
+	free(tj.bearer);
+	return r->kind;
+}
+
+void transfer_abandon(struct transfer_worker *w, struct claim *c)
+{
+	const char *key = job_get_str(c->job, "s3_key");
+	const char *upload_id = job_get_str(c->job, "upload_id");
+	struct result r;
+
+	if (!key || !upload_id)
+		return;
+	if (s3_mpu_abort(w->s3, key, upload_id, &r) != OUTCOME_DONE) {
+		log_event(LOG_WARNING, "transfer.abort_failed", "job=%s error=\"%s\"", c->name,
+			  r.why);
+		return;
+	}
+	retry_clear_upload_state(c->job);
+}

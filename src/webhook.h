@@ -19,11 +19,16 @@ struct webhook_request {
 };
 
 struct webhook_reply {
-	int status;              /* 200, 400, 401, 405, 413 */
+	int status;              /* 200, 400, 401, 405, 413; 503 when out of memory */
 	char *body;              /* malloc'd JSON text, or NULL for an empty body */
 	struct job **jobs;       /* malloc'd; jobs to spool before answering */
 	size_t n_jobs;
 	char note[256];          /* why, for the log line (never a secret) */
+	char **notes;            /* malloc'd: one line per recording file skipped
+				  * for a fault (no id or download_url, status
+				  * not completed...), each to be logged; never
+				  * a secret */
+	size_t n_notes;
 };
 
 /* Fills reply. When reply->n_jobs > 0 the caller spools them and answers

@@ -1,1 +1,369 @@
-/* placeholder until written */
+/* Reading what Zoom sends, with json-c. Tolerant by design: a field that is
+ * missing, null or of an unexpected type reads as absent, so one odd field
+ * never costs a recording. A string with an embedded NUL also reads as
+ * absent: as a C string it would silently be cut short. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zoomjson.h"
+
+#define MAX_DEPTH 64
+
+/* Parses body as exactly one JSON object (white space around it allowed).
+ * NULL with err otherwise. */
+static struct json_object *parse_object(const char *body, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *obj = NULL;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	if (len >= INT_MAX) {
+		snprintf(err, errlen, "body too large to parse");
+		goto out;
+	}
+	tok = json_tokener_new_ex(MAX_DEPTH);
+	if (!tok) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	obj = json_tokener_parse_ex(tok, body, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (jerr != json_tokener_success) {
+		snprintf(err, errlen, "not JSON: %s",
+			 jerr == json_tokener_continue ? "unexpected end of data"
+			 : jerr == json_tokener_error_depth
+				 ? "nested deeper than 64"
+				 : json_tokener_error_desc(jerr));
+		goto fail;
+	}
+	/* json-c stops at the end of the value: what follows (even after a
+	 * NUL) must be white space. */
+	for (end = json_tokener_get_parse_end(tok); end < len; end++) {
+		if (!strchr(" \t\r\n", body[end]) || body[end] == '\0') {
+			snprintf(err, errlen, "not JSON: data after the object");
+			goto fail;
+		}
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(err, errlen, "not a JSON object");
+		goto fail;
+	}
+	goto out;
+fail:
+	json_object_put(obj);
+	obj = NULL;
+out:
+	json_tokener_free(tok);
+	return obj;
+}
+
+/* The member key of obj when it is an object, else NULL. */
+static struct json_object *member(struct json_object *obj, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!obj || !json_object_is_type(obj, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+/* The text of a JSON string without NUL bytes, else NULL. */
+static const char *string_of(struct json_object *v)
+{
+	const char *s;
+
+	if (!v || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	if (!s || strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	return s;
+}
+
+/* A malloc'd copy of obj[key] when it is a usable string. *oom is set when
+ * the copy could not be made, so no absence is ever caused by memory. */
+static char *dup_member(struct json_object *obj, const char *key, bool *oom)
+{
+	const char *s = string_of(member(obj, key));
+	char *copy;
+
+	if (!s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*oom = true;
+	return copy;
+}
+
+/* A count or id: a JSON integer or a string of digits, 0..INT64_MAX. */
+static bool count_member(struct json_object *obj, const char *key, int64_t *out)
+{
+	struct json_object *v = member(obj, key);
+	const char *s;
+	char *end;
+	long long n;
+
+	if (v && json_object_is_type(v, json_type_int)) {
+		int64_t i = json_object_get_int64(v);
+
+		/* json-c clamps a larger value to INT64_MAX; uint64 tells them apart. */
+		if (i < 0 || (i == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX))
+			return false;
+		*out = i;
+		return true;
+	}
+	s = string_of(v);
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 19)
+		return false;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = n;
+	return true;
+}
+
+static void read_file_entry(struct json_object *entry, struct zfile *f, bool *oom)
+{
+	f->id = dup_member(entry, "id", oom);
+	f->meeting_uuid = dup_member(entry, "meeting_id", oom);
+	f->recording_start = dup_member(entry, "recording_start", oom);
+	f->recording_end = dup_member(entry, "recording_end", oom);
+	f->file_type = dup_member(entry, "file_type", oom);
+	f->file_extension = dup_member(entry, "file_extension", oom);
+	f->download_url = dup_member(entry, "download_url", oom);
+	f->status = dup_member(entry, "status", oom);
+	f->recording_type = dup_member(entry, "recording_type", oom);
+	f->has_file_size = count_member(entry, "file_size", &f->file_size);
+}
+
+/* recording_files[]: every element gets a zfile, a non-object one with all
+ * fields absent, so the caller can report it. */
+static int read_files(struct json_object *files, struct zevent *ev, bool *oom)
+{
+	size_t n;
+
+	ev->files_is_array = files && json_object_is_type(files, json_type_array);
+	if (!ev->files_is_array)
+		return 0;
+	n = json_object_array_length(files);
+	if (n == 0)
+		return 0;
+	ev->files = calloc(n, sizeof *ev->files);
+	if (!ev->files)
+		return -1;
+	ev->n_files = n;
+	for (size_t i = 0; i < n; i++)
+		read_file_entry(json_object_array_get_idx(files, i), &ev->files[i], oom);
+	return 0;
+}
+
+static int read_event(struct json_object *root, struct zevent *ev)
+{
+	struct json_object *payload = member(root, "payload");
+	struct json_object *object = member(payload, "object");
+	bool oom = false;
+
+	ev->event = dup_member(root, "event", &oom);
+	ev->download_token = dup_member(root, "download_token", &oom);
+	ev->plain_token = dup_member(payload, "plainToken", &oom);
+	ev->has_object = object && json_object_is_type(object, json_type_object);
+	ev->uuid = dup_member(object, "uuid", &oom);
+	ev->topic = dup_member(object, "topic", &oom);
+	ev->host_id = dup_member(object, "host_id", &oom);
+	ev->host_email = dup_member(object, "host_email", &oom);
+	/* The meeting's account; the envelope's when the object lacks it. */
+	ev->account_id = dup_member(object, "account_id", &oom);
+	if (!ev->account_id)
+		ev->account_id = dup_member(payload, "account_id", &oom);
+	ev->start_time = dup_member(object, "start_time", &oom);
+	ev->has_meeting_id = count_member(object, "id", &ev->meeting_id);
+	if (read_files(member(object, "recording_files"), ev, &oom) < 0)
+		oom = true;
+	return oom ? -1 : 0;
+}
+
+int zoomjson_parse_event(const char *body, size_t len, struct zevent *ev, char *err, size_t errlen)
+{
+	struct json_object *root;
+	int rc = -1;
+
+	memset(ev, 0, sizeof *ev);
+	root = parse_object(body, len, err, errlen);
+	if (!root)
+		goto out;
+	if (read_event(root, ev) < 0) {
+		snprintf(err, errlen, "out of memory");
+		zoomjson_free_event(ev);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+static void free_file(struct zfile *f)
+{
+	free(f->id);
+	free(f->meeting_uuid);
+	free(f->recording_start);
+	free(f->recording_end);
+	free(f->file_type);
+	free(f->file_extension);
+	free(f->download_url);
+	free(f->status);
+	free(f->recording_type);
+}
+
+void zoomjson_free_event(struct zevent *ev)
+{
+	for (size_t i = 0; i < ev->n_files; i++)
+		free_file(&ev->files[i]);
+	free(ev->files);
+	free(ev->event);
+	free(ev->download_token);
+	free(ev->plain_token);
+	free(ev->uuid);
+	free(ev->topic);
+	free(ev->host_id);
+	free(ev->host_email);
+	free(ev->account_id);
+	free(ev->start_time);
+	memset(ev, 0, sizeof *ev);
+}
+
+/* A field of an error answer, fit for a message: printable ASCII only, cut
+ * short. Zoom's "error"/"reason" texts carry no secret. */
+static void describe_member(struct json_object *obj, const char *key, char *buf, size_t size)
+{
+	const char *s = string_of(member(obj, key));
+	size_t o = 0;
+
+	for (; s && *s && o + 1 < size && o < 100; s++)
+		if (*s >= 0x20 && *s < 0x7f)
+			buf[o++] = *s;
+	buf[o] = '\0';
+}
+
+int zoomjson_parse_oauth(const char *body, size_t len, char **access_token, long *expires_in,
+			 char *err, size_t errlen)
+{
+	struct json_object *root;
+	const char *token;
+	char error[128], reason[128];
+	int64_t secs;
+	int rc = -1;
+
+	*access_token = NULL;
+	*expires_in = 0;
+	root = parse_object(body, len, err, errlen);
+	if (!root)
+		goto out;
+	token = string_of(member(root, "access_token"));
+	if (!token || !*token) {
+		describe_member(root, "error", error, sizeof error);
+		describe_member(root, "reason", reason, sizeof reason);
+		snprintf(err, errlen, "the OAuth answer has no access_token (error \"%s\": %s)",
+			 error, reason);
+		goto out;
+	}
+	*access_token = strdup(token);
+	if (!*access_token) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (count_member(root, "expires_in", &secs))
+		*expires_in = secs > LONG_MAX ? LONG_MAX : (long)secs;
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+/* The recording_files[] entry of root whose id is file_id, else NULL. */
+static struct json_object *find_file(struct json_object *root, const char *file_id)
+{
+	struct json_object *files = member(root, "recording_files");
+	size_t n;
+
+	if (!files || !json_object_is_type(files, json_type_array))
+		return NULL;
+	n = json_object_array_length(files);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *entry = json_object_array_get_idx(files, i);
+		const char *id = string_of(member(entry, "id"));
+
+		if (id && strcmp(id, file_id) == 0)
+			return entry;
+	}
+	return NULL;
+}
+
+int zoomjson_find_recording(const char *body, size_t len, const char *file_id,
+			    char **download_url, char **download_access_token,
+			    char *err, size_t errlen)
+{
+	struct json_object *root, *entry;
+	bool oom = false;
+	int rc = -1;
+
+	*download_url = NULL;
+	*download_access_token = NULL;
+	root = parse_object(body, len, err, errlen);
+	if (!root)
+		goto out;
+	entry = find_file(root, file_id);
+	if (!entry) {
+		snprintf(err, errlen, "the recordings API does not list file %.80s", file_id);
+		goto out;
+	}
+	*download_url = dup_member(entry, "download_url", &oom);
+	*download_access_token = dup_member(root, "download_access_token", &oom);
+	if (oom) {
+		snprintf(err, errlen, "out of memory");
+		free(*download_url);
+		free(*download_access_token);
+		*download_url = *download_access_token = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+char *zoomjson_url_validation_reply(const char *plain_token, const char *encrypted_token)
+{
+	struct json_object *obj = json_object_new_object();
+	struct json_object *plain = json_object_new_string(plain_token);
+	struct json_object *encrypted = json_object_new_string(encrypted_token);
+	const char *serialized;
+	char *text = NULL;
+
+	if (!obj || !plain || !encrypted)
+		goto out;
+	if (json_object_object_add(obj, "plainToken", plain) < 0)
+		goto out;
+	plain = NULL; /* owned by obj now */
+	if (json_object_object_add(obj, "encryptedToken", encrypted) < 0)
+		goto out;
+	encrypted = NULL;
+	serialized = json_object_to_json_string_ext(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (serialized)
+		text = strdup(serialized);
+out:
+	json_object_put(plain);
+	json_object_put(encrypted);
+	json_object_put(obj);
+	return text;
+}

@@ -33,7 +33,9 @@ struct zevent {
 int zoomjson_parse_event(const char *body, size_t len, struct zevent *ev, char *err, size_t errlen);
 void zoomjson_free_event(struct zevent *ev);
 
-/* OAuth token answer: access_token (malloc'd) and expires_in seconds. */
+/* OAuth token answer: access_token (malloc'd) and expires_in seconds (0 when
+ * the answer does not say). -1 with err, naming Zoom's "error" and "reason",
+ * when there is no access_token. */
 int zoomjson_parse_oauth(const char *body, size_t len, char **access_token, long *expires_in,
 			 char *err, size_t errlen);
 
@@ -43,5 +45,10 @@ int zoomjson_parse_oauth(const char *body, size_t len, char **access_token, long
 int zoomjson_find_recording(const char *body, size_t len, const char *file_id,
 			    char **download_url, char **download_access_token,
 			    char *err, size_t errlen);
+
+/* The answer to endpoint.url_validation, {"plainToken":P,"encryptedToken":E},
+ * properly escaped (P comes from the request). malloc'd; NULL when out of
+ * memory. */
+char *zoomjson_url_validation_reply(const char *plain_token, const char *encrypted_token);
 
 #endif

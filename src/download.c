@@ -1191,8 +1191,9 @@ enum outcome download_api_call(struct download_client *client,
 		rc = set_api(client, req, headers, &b);
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(client->curl);
+	if (rc == CURLE_OK)
+		rc = curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (rc == CURLE_OK) {
-		curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->body = b.data;
 		resp->len = b.len;
 		resp->retry_after = b.resp.retry_after;
@@ -1201,11 +1202,16 @@ enum outcome download_api_call(struct download_client *client,
 	} else if (b.over) {
 		kind = result_set(res, OUTCOME_RETRY, "%s sent an answer over %zu bytes", req->what,
 				  b.max);
+	} else if (on_api_progress(&b, 0, 0, 0, 0)) {
+		kind = result_set(res, outcome_from_curl(CURLE_ABORTED_BY_CALLBACK),
+				  "stopped while asking %s (the program is shutting down)", req->what);
 	} else {
 		kind = result_set(res, outcome_from_curl(rc), "%s could not be reached: %s",
 				  req->what, client->errbuf[0] ? client->errbuf
 							       : curl_easy_strerror(rc));
 	}
+	if (b.data) /* a cut answer may hold a token */
+		explicit_bzero(b.data, b.len);
 	free(b.data);
 	curl_slist_free_all(headers);
 	return kind;

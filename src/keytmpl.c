@@ -35,8 +35,9 @@ enum ph_id {
 
 /* Indexed by enum ph_id up to PH_RECORDING_END. */
 static const char *const ph_names[] = {
-	"topic",   "meeting_id", "uuid",	   "host_id",	 "host_email",	    "account_id",
-	"file_id", "file_type",	 "recording_type", "ext",	 "start_time",	    "recording_start",
+	"topic",	  "meeting_id", "uuid",	      "host_id",
+	"host_email",	  "account_id", "file_id",    "file_type",
+	"recording_type", "ext",	"start_time", "recording_start",
 	"recording_end",
 };
 

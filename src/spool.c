@@ -289,6 +289,8 @@ static int write_all(int fd, const char *data, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			errno = EIO; /* no progress and no reason given */
 		if (n <= 0)
 			return -1;
 		data += n;
@@ -617,14 +619,14 @@ static int rename_noreplace(struct spool *sp, const char *from, const char *to)
 #endif
 	if (linkat(sp->dirfd, from, sp->dirfd, to, 0) != 0)
 		return -1;
-	if (unlinkat(sp->dirfd, from, 0) != 0) {
+	if (unlinkat(sp->dirfd, from, 0) != 0 && errno != ENOENT) {
 		int saved = errno;
 
 		unlinkat(sp->dirfd, to, 0); /* undo: the job stays where it was */
 		errno = saved;
 		return -1;
 	}
-	return 0;
+	return 0; /* (a source gone meanwhile leaves the job at its target: moved) */
 }
 
 /* Under the .lock: moves from_st/name to to_st/to_name without replacing.

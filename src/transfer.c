@@ -38,7 +38,7 @@ struct transfer_worker {
 /* What the transfer reads from the job, and its Zoom credentials. */
 struct tjob {
 	struct claim *claim;
-	const char *file_id, *uuid;
+	const char *file_id, *uuid, *ext;
 	int64_t size;          /* -1 when the job has no file_size */
 	char key[KEYTMPL_BUF];
 	char *url;             /* malloc'd: the job's, or a fresh link */
@@ -212,6 +212,7 @@ static enum outcome check_destination(struct transfer_worker *w, struct tjob *tj
 					  tj->file_id, KEYTMPL_MAX_KEY);
 		log_event(LOG_NOTICE, "transfer.key_taken", "job=%s new_key=\"%s\"",
 			  tj->claim->name, tj->key);
+		transfer_abandon(w, tj->claim); /* an upload open for the old key */
 		job_set_str(tj->claim->job, "s3_key", tj->key);
 		if (save_job(w, tj, r) != OUTCOME_DONE)
 			return r->kind;
@@ -379,7 +380,8 @@ static void meta_of(const struct tjob *tj, struct s3_meta *meta)
 {
 	meta->meeting_uuid = tj->uuid;
 	meta->file_id = tj->file_id;
-	meta->content_type = NULL;
+	/* From the file, not the key: a key_template may drop the extension. */
+	meta->content_type = tj->ext && *tj->ext ? s3_content_type(tj->ext) : NULL;
 }
 
 static enum outcome single_put(struct transfer_worker *w, struct tjob *tj, struct result *r)
@@ -574,6 +576,7 @@ static enum outcome read_job(struct transfer_worker *w, struct claim *c, struct 
 	tj->claim = c;
 	tj->file_id = job_get_str(job, "recording_file_id");
 	tj->uuid = job_get_str(job, "meeting_uuid");
+	tj->ext = job_get_str(job, "file_extension");
 	if (!key || !*key || !url || !*url || !tj->file_id || !*tj->file_id)
 		return result_set(r, OUTCOME_GIVEUP,
 				  "the job lacks s3_key, download_url or recording_file_id");
@@ -613,10 +616,10 @@ enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct res
 			   (unsigned long long)tj.part_size);
 		goto out;
 	}
-	if (!job_get_str(c->job, "upload_id")) {
-		if (check_destination(w, &tj, &done, r) != OUTCOME_DONE || done)
-			goto out;
-	}
+	/* Also with an upload open: a run that died after Complete left the
+	 * whole object, and its upload id is gone. */
+	if (check_destination(w, &tj, &done, r) != OUTCOME_DONE || done)
+		goto out;
 	if (tj.size >= 0 && (uint64_t)tj.size <= tj.part_size && !job_get_str(c->job, "upload_id"))
 		single_put(w, &tj, r);
 	else

@@ -275,7 +275,7 @@ static void cache_load(struct zoomauth *za, time_t now)
 		return;
 	n = spool_read_private(za->sp, ZOOMAUTH_CACHE_NAME, text, sizeof text);
 	if (n <= 0 || (size_t)n >= sizeof text)
-		return;
+		goto out;
 	if (zoomauth_cache_parse(text, (size_t)n, za->fingerprint, token, sizeof token, &exp) < 0 ||
 	    !zoomauth_token_fresh(exp, now))
 		goto out;
@@ -296,8 +296,8 @@ static void cache_store(struct zoomauth *za)
 		return;
 	n = zoomauth_cache_format(za->fingerprint, za->token, za->expires_at, text, sizeof text);
 	if (n < 0 || spool_write_private(za->sp, ZOOMAUTH_CACHE_NAME, text, (size_t)n) < 0)
-		log_event(LOG_WARNING, "oauth_cache", "note=\"cannot write the token cache in the "
-			  "spool; the next run asks Zoom again\"");
+		log_event(LOG_WARNING, "zoomauth.cache_not_written",
+			  "note=\"the next run asks Zoom for a token again\"");
 	explicit_bzero(text, sizeof text);
 }
 
@@ -386,7 +386,7 @@ static enum outcome oauth_fetch(struct zoomauth *za, struct download_client *cli
 	snprintf(za->token, sizeof za->token, "%s", token);
 	za->expires_at = now + (ttl > 0 ? ttl : OAUTH_TTL_UNKNOWN);
 	cache_store(za);
-	log_event(LOG_INFO, "oauth_token", "expires_in=%ld", ttl);
+	log_event(LOG_INFO, "zoomauth.oauth_token", "expires_in=%ld", ttl);
 out:
 	if (auth) {
 		explicit_bzero(auth, strlen(auth));

@@ -21,6 +21,7 @@ SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))
 BUILDDIR = os.environ.get("top_builddir") or SRCDIR
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "rig"))
+sys.dont_write_bytecode = True  # the source tree may be read-only (distcheck)
 import fakezoom  # noqa: E402
 
 CLI = os.path.join(BUILDDIR, "tests", "unit", "zoom_client")

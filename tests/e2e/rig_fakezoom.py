@@ -94,6 +94,9 @@ def bearer(token):
 
 
 def main():
+    if os.environ.get("ZOOM2S3_SKIP_E2E") == "1":
+        print("1..0 # SKIP ZOOM2S3_SKIP_E2E=1")
+        return 0
     for addr in ("127.0.0.2", "127.0.0.3"):
         try:
             s = socket.socket()

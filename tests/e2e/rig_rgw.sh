@@ -19,6 +19,7 @@ skip_all() {
 	exit 0
 }
 
+[ "${ZOOM2S3_SKIP_E2E:-}" != 1 ] || { echo "1..0 # SKIP ZOOM2S3_SKIP_E2E=1"; exit 0; }
 [ "$(id -u)" = 0 ] || skip_all "not root"
 for p in ceph ceph-mon ceph-osd ceph-authtool monmaptool radosgw \
 	radosgw-admin curl flock setsid uuidgen timeout bash; do
@@ -65,7 +66,7 @@ wait $s2
 r2=$?
 [ $r1 -eq 0 ] && [ $r2 -eq 0 ]
 ok $? "two parallel starts both succeed"
-[ $r1 -eq 0 ] && [ $r2 -eq 0 ] || { cat "$TMP"/start*.out | diag; }
+if [ $r1 -ne 0 ] || [ $r2 -ne 0 ]; then cat "$TMP"/start*.out | diag; fi
 ups=$(cat "$TMP"/start*.out | grep -c "RGW up")
 [ "$ups" = 1 ]
 ok $? "only one of them started a cluster"
@@ -153,8 +154,8 @@ EOF
 ok $? "multipart, uploads listing, abort, EntityTooSmall, BadDigest"
 grep -q "multipart ok" "$TMP/mpu.out" || diag <"$TMP/mpu.out"
 
-$S3U --secret-key wrongsecret get rig-bucket "dir/ä b+c=d.mp4" "$TMP/x" 2>"$TMP/bad.err"
-[ $? -ne 0 ] && grep -q "403 SignatureDoesNotMatch" "$TMP/bad.err"
+! $S3U --secret-key wrongsecret get rig-bucket "dir/ä b+c=d.mp4" "$TMP/x" 2>"$TMP/bad.err" &&
+	grep -q "403 SignatureDoesNotMatch" "$TMP/bad.err"
 ok $? "a wrong secret: 403 SignatureDoesNotMatch"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$endpoint/rig-bucket/dir/x")
 [ "$code" = 403 ]

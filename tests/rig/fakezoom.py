@@ -1247,7 +1247,7 @@ class FakeZoom(_Common):
             str.maketrans("+=/", "-_~"))
         sig = self._sign(path, expires)
         with self._lock:
-            self._secrets.add(sig)
+            self._secrets.update((sig, policy))
         q = urllib.parse.urlencode([
             ("response-content-type", CONTENT_TYPES.get(
                 f["file_extension"].upper(), "application/octet-stream")),

@@ -32,7 +32,7 @@ SECRET_KEY=testsecret0000000000000000000000000000000
 REGION=us-east-1
 
 usage() {
-	sed -n '2,27p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF" >&2
 	exit 2
 }
 
@@ -75,6 +75,7 @@ starttime() {
 	local s
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	s=${s##*) }
+	# shellcheck disable=SC2086 # split the fields on purpose
 	set -- $s
 	echo "${20}"
 }
@@ -150,7 +151,7 @@ holders_alive() {
 # stop_locked: the cluster's data is thrown away, so KILL at once (TERM
 # costs 6 s: the daemons wait for each other while shutting down).
 stop_locked() {
-	local n p pids="" i alive
+	local n p pids="" alive
 	rm -f "$D/ready"
 	for n in reaper rgw osd mon; do
 		p=$(pid_of $n) && [ "$p" != "$$" ] && pids="$pids $p"
@@ -158,8 +159,9 @@ stop_locked() {
 	done
 	rm -rf "$D/holders"
 	[ -n "$pids" ] || return 0
+	# shellcheck disable=SC2086 # a list of PIDs
 	kill -9 $pids 2>/dev/null || true
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		alive=""
 		for p in $pids; do
 			! kill -0 "$p" 2>/dev/null || alive="$alive $p"
@@ -176,7 +178,7 @@ stop_locked() {
 bg() {
 	local name=$1
 	shift
-	setsid "$@" </dev/null >"$D/log/$name.out" 2>&1 9>&- &
+	setsid "$@" </dev/null >"$D/log/$name.out" 2>&1 8>&- 9>&- &
 	echo $! >"$D/$name.pid"
 }
 
@@ -230,6 +232,10 @@ osd_up() { ceph_ osd stat 2>/dev/null | grep -q " 1 up"; }
 
 start_locked() {
 	local p fsid osd_uuid id
+	# Clusters in other directories must not pick the same free port:
+	# one machine-wide lock from picking the ports until they are bound.
+	exec 8>"${TMPDIR:-/tmp}/zoom2s3-rgw-ports.lock"
+	flock -w 300 8 || die "could not take the port lock within 300s"
 	p=$(pick_port)
 	rm -rf "$D"
 	mkdir -p "$D"/{mon,osd0,run,log,rgw,holders}
@@ -276,6 +282,7 @@ start_locked() {
 	for n in mon osd rgw; do
 		pid_of $n >/dev/null || die "$n exited"
 	done
+	exec 8>&-
 	touch "$D/ready"
 }
 

@@ -26,8 +26,8 @@ int main(void)
 	is_int(retry_delay_after(&cfg, 6, 0.5), 1920, "sixth: 60 * 2^5");
 	is_int(retry_delay_after(&cfg, 7, 0.5), 3600, "capped at retry_max_delay");
 	is_int(retry_delay_after(&cfg, 48, 0.5), 3600, "still capped at the last attempt");
-	is_int(retry_delay_after(&cfg, 1, 0.0), 54, "jitter -10%");
-	ok(retry_delay_after(&cfg, 1, 0.999) >= 65, "jitter up to +10%");
+	is_int(retry_delay_after(&cfg, 1, 0.0), 54, "jitter -10%%");
+	ok(retry_delay_after(&cfg, 1, 0.999) >= 65, "jitter up to +10%%");
 	cfg.retry_delay = 1;
 	is_int(retry_delay_after(&cfg, 1, 0.0), 1, "never below one second");
 

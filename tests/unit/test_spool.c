@@ -228,6 +228,8 @@ static int hold_lock(const char *path, struct holder *h)
 	int ready[2], go[2];
 	char byte = 0;
 
+	h->pid = -1;
+	h->go = -1;
 	if (pipe(ready) != 0 || pipe(go) != 0)
 		return -1;
 	h->pid = fork();
@@ -261,8 +263,10 @@ static void let_go(struct holder *h)
 {
 	int status;
 
-	close(h->go);
-	waitpid(h->pid, &status, 0);
+	if (h->go >= 0)
+		close(h->go);
+	if (h->pid > 0)
+		waitpid(h->pid, &status, 0);
 }
 
 /* 1 when another description can lock path right now. */
@@ -616,7 +620,7 @@ static void test_adopt_update_move(const struct ops *o)
 	const char *dir = new_spool_dir();
 	struct spool sp;
 	struct claim c, c2;
-	struct holder h;
+	struct holder h = { -1, -1 };
 	char err[512] = "";
 	time_t now = time(NULL);
 	int64_t attempts = -1;

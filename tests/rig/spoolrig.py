@@ -1,0 +1,512 @@
+"""spoolrig: the spooler's end-to-end rig (Python 3 stdlib only).
+
+A test makes a Rig: a temp spool, its own stand-in Zoom (fakezoom.py as a
+child process), a bucket of its own on the shared Ceph RGW (rgw.sh: the
+cluster in $ZOOM2S3_RGW_DIR, else one under the build tree, started on
+first use and shared by every test that runs meanwhile), and a config file
+for the real src/zoom2s3-spooler. It registers files with fakezoom, spools
+jobs the way the responder does (the job's JSON written and fsync'ed in
+tmp/, linked into new/ under an exclusive flock on .lock), runs the spooler
+with a timeout, and reads back the spool and the bucket:
+
+    def body(tap, rig):
+        f = rig.add_file("fileA", 1234)
+        rig.enqueue(rig.job_for(f))
+        r = rig.run()
+        tap.eq(r.rc, 0, "exit status 0")
+        tap.eq(rig.object_sha256(key), (f["sha256"], 1234), "byte-exact")
+
+    spoolrig.main("sizes", body)
+
+Every spooler run's stderr (ZOOM2S3_LOG=stderr -v) is kept: Rig.finish()
+checks it for every secret fakezoom handed out, the AWS secret key,
+pre-signed query strings and sanitizer reports.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import fakezoom  # noqa: E402
+import s3util  # noqa: E402
+import webrig  # noqa: E402
+
+SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
+BUILDDIR = os.environ.get("top_builddir") or SRCDIR
+SPOOLER = os.path.join(BUILDDIR, "src", "zoom2s3-spooler")
+RGW_SH = os.path.join(SRCDIR, "tests", "rig", "rgw.sh")
+MIB = 1024 * 1024
+PART = 5 * MIB
+STATES = ("tmp", "new", "cur", "done", "failed")
+UUID = "4444AAAiAAAAAiAiAiiAii=="
+SANITIZER_MARKS = webrig.SANITIZER_MARKS + ("ERROR: LeakSanitizer",)
+
+Tap = webrig.Tap
+job_name = webrig.job_name
+
+
+def skip_all(reason):
+    webrig.skip_all(reason)
+
+
+def require():
+    if os.environ.get("ZOOM2S3_SKIP_E2E") == "1":
+        print("1..0 # SKIP ZOOM2S3_SKIP_E2E=1")
+        sys.exit(0)
+    if os.geteuid() != 0:
+        skip_all("needs root (the Ceph RGW rig)")
+    for tool in ("ceph", "ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "bash", "curl"):
+        if not shutil.which(tool):
+            skip_all("%s is not installed" % tool)
+    if not os.access(SPOOLER, os.X_OK):
+        print("1..1")
+        print("not ok 1 - spooler not built: %s" % SPOOLER)
+        sys.exit(1)
+
+
+def wait_for(cond, timeout, interval=0.05):
+    """Polls cond() until it is true or timeout seconds pass (a liveness
+    bound, not a timing assertion). Returns cond()'s last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- RGW -------
+
+def rgw_dir():
+    return os.environ.get("ZOOM2S3_RGW_DIR") or os.path.join(BUILDDIR, "tests", "rgw")
+
+
+def _rgw(cmd, *args):
+    env = dict(os.environ, RGW_HOLDER_PID=str(os.getpid()))
+    return subprocess.run(["bash", RGW_SH, cmd, rgw_dir()] + list(args), env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=300)
+
+
+def rgw_start():
+    """Starts (or joins) the shared cluster; returns its env dict."""
+    os.makedirs(os.path.dirname(rgw_dir()), exist_ok=True)
+    r = _rgw("start")
+    if r.returncode != 0:
+        raise RuntimeError("rgw.sh start failed:\n" + r.stderr + r.stdout)
+    r = _rgw("env")
+    if r.returncode != 0:
+        raise RuntimeError("rgw.sh env failed:\n" + r.stderr)
+    env = {}
+    for line in r.stdout.splitlines():
+        k, _, v = line.partition("=")
+        env[k.strip()] = v.strip()
+    return env
+
+
+def rgw_release():
+    _rgw("release")
+
+
+# ------------------------------------------------------------ the rig -------
+
+class Run:
+    def __init__(self, rc, stderr, seconds):
+        self.rc, self.stderr, self.seconds = rc, stderr, seconds
+
+    def __repr__(self):
+        return "Run(rc=%r, %.1fs)" % (self.rc, self.seconds)
+
+    def tail(self, n=25):
+        return "\n".join(self.stderr.splitlines()[-n:])
+
+    def events(self, name):
+        """Log lines of one event (event=NAME)."""
+        return [ln for ln in self.stderr.splitlines() if ("event=%s " % name) in ln + " "]
+
+
+class Rig:
+    def __init__(self, name, fakezoom_args=()):
+        self.name = name
+        self.root = tempfile.mkdtemp(prefix="zoom2s3-%s-" % name)
+        self.spool = os.path.join(self.root, "spool")
+        self.config_path = os.path.join(self.root, "zoom2s3.conf")
+        self.runs = []          # every Run, for the log checks
+        self.procs = []         # spoolers started with start()
+        self.fz_proc = None
+        self.rgw_held = False
+        self.make_spool(self.spool)
+        self.fz_proc, self.fz = fakezoom.start_subprocess(
+            os.path.join(self.root, "fakezoom"), extra_args=list(fakezoom_args))
+        self.s3env = rgw_start()
+        self.rgw_held = True
+        self.s3 = s3util.S3(self.s3env["S3_ENDPOINT"], self.s3env["AWS_ACCESS_KEY_ID"],
+                            self.s3env["AWS_SECRET_ACCESS_KEY"], self.s3env["S3_REGION"])
+        self.bucket = "h8-%s-%s" % (name.lower().replace("_", "-"), os.urandom(4).hex())
+        self.s3.create_bucket(self.bucket)
+        self.config = {}
+        self.write_config()
+
+    # -- spool and config --
+    @staticmethod
+    def make_spool(path):
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o2770)
+        for st in STATES:
+            d = os.path.join(path, st)
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o2770)
+        with open(os.path.join(path, ".lock"), "a"):
+            pass
+        os.chmod(os.path.join(path, ".lock"), 0o660)
+
+    def base_config(self):
+        return {
+            "spool_dir": self.spool,
+            "s3_bucket": self.bucket,
+            "s3_endpoint": self.s3env["S3_ENDPOINT"],
+            "s3_region": self.s3env["S3_REGION"],
+            "aws_access_key_id": self.s3env["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": self.s3env["AWS_SECRET_ACCESS_KEY"],
+            "download_hosts": "127.0.0.1, 127.0.0.2",
+            "allow_http": "true",
+            "part_size": "5M",
+            "retry_delay": "60",
+            "retry_max_delay": "3600",
+            "max_attempts": "48",
+            "zoom_oauth_url": self.fz.base_url + "/oauth/token",
+            "zoom_api_url": self.fz.base_url + "/v2",
+        }
+
+    def write_config(self, **changes):
+        """The base config with changes (None drops a key); kept until the
+        next call."""
+        cfg = self.base_config()
+        for k, v in changes.items():
+            if v is None:
+                cfg.pop(k, None)
+            else:
+                cfg[k] = str(v)
+        self.config = cfg
+        with open(self.config_path, "w") as f:
+            f.write("# written by tests/rig/spoolrig.py\n")
+            for k, v in cfg.items():
+                f.write("%s = %s\n" % (k, v))
+        os.chmod(self.config_path, 0o600)  # it holds the AWS secret
+        return self.config_path
+
+    def oauth_config(self):
+        return {"zoom_account_id": "fz-account", "zoom_client_id": "fz-client-id",
+                "zoom_client_secret": "fz-client-secret"}
+
+    def jwt_config(self):
+        return {"zoom_api_key": "fz-api-key", "zoom_api_secret": "fz-api-secret"}
+
+    # -- files and jobs --
+    def add_file(self, fid, size, meeting_uuid=UUID, **kw):
+        """Registers a file with fakezoom; returns its info with sha256."""
+        self.fz.add_file(fid, size=size, meeting_uuid=meeting_uuid, **kw)
+        return self.fz.file_info(fid)
+
+    def job_for(self, info, key=None, token=True, **over):
+        """A job as the responder writes it for fakezoom file info."""
+        ext = info.get("file_extension", "MP4")
+        job = {
+            "recording_file_id": info["id"],
+            "meeting_uuid": info["meeting_uuid"],
+            "meeting_id": 88031573992,
+            "topic": "Spooler test [H8]",
+            "host_email": "host@example.com",
+            "start_time": "2026-11-26T20:05:00Z",
+            "recording_start": "2026-11-26T20:06:21Z",
+            "recording_end": "2026-11-26T21:06:21Z",
+            "file_type": "MP4" if ext.upper() == "MP4" else ext.upper(),
+            "file_extension": ext,
+            "file_size": info["size"],
+            "recording_type": "shared_screen_with_speaker_view",
+            "download_url": info["download_url"],
+            "s3_key": key or ("rec/%s/%s.%s" % (self.name, info["id"], ext.lower())),
+            "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "attempts": 0,
+        }
+        if token is True:
+            job["download_token"] = info["token"]
+        elif token:
+            job["download_token"] = token
+        for k, v in over.items():
+            if v is None:
+                job.pop(k, None)
+            else:
+                job[k] = v
+        return job
+
+    @staticmethod
+    def job_text(job):
+        return json.dumps(job, indent=2, ensure_ascii=False) + "\n"
+
+    def enqueue(self, job):
+        """The responder's way: tmp/ file fsync'ed, then under .lock linked
+        into new/ (never replacing), tmp/ name unlinked."""
+        name = job_name(job["recording_file_id"])
+        tmp = os.path.join(self.spool, "tmp", "%s.%d.0.%s" % (name, os.getpid(),
+                                                            os.urandom(8).hex()))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            os.fchmod(fd, 0o640)
+            os.write(fd, self.job_text(job).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        lock = os.open(os.path.join(self.spool, ".lock"), os.O_RDWR)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for st in ("new", "cur", "done", "failed"):
+                if os.path.exists(os.path.join(self.spool, st, name)):
+                    raise RuntimeError("job %s already in %s/" % (name, st))
+            os.link(tmp, os.path.join(self.spool, "new", name))
+        finally:
+            os.close(lock)
+            os.unlink(tmp)
+        return name
+
+    def write_job(self, state, job):
+        """Puts a job file straight into a state (a crafted spool)."""
+        name = job_name(job["recording_file_id"])
+        path = os.path.join(self.spool, state, name)
+        with open(path, "w") as f:
+            f.write(self.job_text(job))
+        os.chmod(path, 0o640)
+        return name
+
+    def states(self):
+        out = {}
+        for st in STATES:
+            out[st] = sorted(n for n in os.listdir(os.path.join(self.spool, st))
+                             if not n.startswith("."))
+        return out
+
+    def where(self, fid):
+        """The states holding the job of file fid (normally one)."""
+        name = job_name(fid)
+        return [st for st in ("new", "cur", "done", "failed")
+                if os.path.exists(os.path.join(self.spool, st, name))]
+
+    def job(self, state, fid):
+        """The job's JSON in state, or None."""
+        try:
+            with open(os.path.join(self.spool, state, job_name(fid))) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def move(self, fid, src, dst):
+        """By hand, as an operator's mv."""
+        os.rename(os.path.join(self.spool, src, job_name(fid)),
+                  os.path.join(self.spool, dst, job_name(fid)))
+
+    # -- the spooler --
+    def env(self, extra=None):
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": self.root,
+            "ZOOM2S3_LOG": "stderr",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.root, "no-credentials"),
+            "LANG": "C",
+        }
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env.update(extra or {})
+        return env
+
+    def argv(self, args, config=True):
+        argv = [SPOOLER]
+        if config:
+            argv += ["-c", self.config_path]
+        return argv + list(args)
+
+    def run(self, *args, timeout=180, env=None, config=True, verbose=True):
+        """Runs the spooler to its end (--once by default)."""
+        if verbose:
+            args = ("-v",) + tuple(args)
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(self.argv(args, config), env=self.env(env),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=timeout)
+            rc, out = p.returncode, p.stdout
+        except subprocess.TimeoutExpired as e:
+            rc, out = "timeout", e.stdout or b""
+        r = Run(rc, out.decode(errors="replace"), time.monotonic() - t0)
+        self.runs.append(r)
+        return r
+
+    def start(self, *args, env=None, verbose=True):
+        """Starts the spooler in the background; stop(p) collects it."""
+        if verbose:
+            args = ("-v",) + tuple(args)
+        log = tempfile.TemporaryFile(dir=self.root)
+        p = subprocess.Popen(self.argv(args), env=self.env(env), stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=subprocess.STDOUT)
+        p.log = log
+        p.t0 = time.monotonic()
+        self.procs.append(p)
+        return p
+
+    def collect(self, p, timeout=60):
+        """Waits for a started spooler (killing it after timeout); its Run."""
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc = "timeout"
+        if p.returncode is not None and p.returncode < 0 and rc != "timeout":
+            rc = p.returncode
+        p.log.seek(0)
+        r = Run(rc, p.log.read().decode(errors="replace"), time.monotonic() - p.t0)
+        p.log.close()
+        if p in self.procs:
+            self.procs.remove(p)
+        self.runs.append(r)
+        return r
+
+    def signal(self, p, sig):
+        if p.poll() is None:
+            os.kill(p.pid, sig)
+
+    # -- the bucket --
+    def objects(self, prefix=""):
+        return self.s3.list_objects(self.bucket, prefix)
+
+    def object_sha256(self, key):
+        try:
+            return self.s3.object_sha256(self.bucket, key)
+        except s3util.S3Error as e:
+            return ("error: %s" % e, -1)
+
+    def head(self, key):
+        return self.s3.head_object(self.bucket, key)
+
+    def uploads(self, prefix=""):
+        return self.s3.list_multipart_uploads(self.bucket, prefix)
+
+    # -- fakezoom's log --
+    def requests(self, **kw):
+        return self.fz.requests(**kw)
+
+    def body_requests(self, fid):
+        """Requests that got the file's bytes (CDN, or a direct body)."""
+        return [e for e in self.fz.requests(file_id=fid)
+                if e.get("kind") == "cdn" or e.get("declared_length") is not None]
+
+    # -- checks at the end --
+    def check_logs(self, tap):
+        """No secret, token or pre-signed query string in any log line; no
+        sanitizer report."""
+        text = "\n".join(r.stderr for r in self.runs)
+        secrets = set(self.fz.log()["secrets"])
+        secrets.add(self.s3env["AWS_SECRET_ACCESS_KEY"])
+        secrets.add("fz-client-secret")
+        secrets.add("fz-api-secret")
+        leaked = sorted(s for s in secrets if s and len(s) >= 4 and s in text)
+        tap.ok(not leaked, "no token, secret or signature in %d spooler log(s) (%d secrets "
+               "checked)" % (len(self.runs), len(secrets)),
+               *["leaked: %s..." % s[:6] for s in leaked])
+        bad = [ln for ln in text.splitlines()
+               if "Signature=" in ln or "Policy=" in ln or "Expires=" in ln or
+               "X-Amz-Signature" in ln]
+        tap.ok(not bad, "no pre-signed query string in the logs", *bad[:5])
+        san = [ln for ln in text.splitlines() if any(m in ln for m in SANITIZER_MARKS)]
+        tap.ok(not san, "no sanitizer report in the spooler's output", *san[:10])
+
+    def cleanup(self):
+        for p in list(self.procs):
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            p.log.close()
+        self.procs = []
+        if self.fz_proc is not None:
+            self.fz_proc.terminate()
+            try:
+                self.fz_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.fz_proc.kill()
+                self.fz_proc.wait()
+        if self.rgw_held:
+            try:
+                self.s3.empty_bucket(self.bucket)
+                self.s3.delete_bucket(self.bucket)
+            except (s3util.S3Error, OSError):
+                pass
+            rgw_release()
+        if os.environ.get("ZOOM2S3_KEEP_RIG") == "1":
+            Tap.diag("kept " + self.root)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def main(name, body, fakezoom_args=()):
+    """Runs body(tap, rig) with a fresh Rig; every exception is a failing
+    TAP line; the plan is printed at the end."""
+    require()
+    webrig.become_subreaper()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tap = Tap()
+    rig = None
+    try:
+        rig = Rig(name, fakezoom_args)
+        body(tap, rig)
+        rig.check_logs(tap)
+    except Exception:
+        tap.ok(False, "test ran to its end", traceback.format_exc())
+    finally:
+        if rig is not None:
+            rig.cleanup()
+    sys.exit(tap.finish())
+
+
+# ------------------------------------------------------- shared checks ------
+
+def check_done(tap, rig, info, key, label, run=None):
+    """The job of info is in done/ with its fields, and the object under key
+    is byte-exact with the file's metadata."""
+    fid = info["id"]
+    tap.eq(rig.where(fid), ["done"], "%s: job in done/" % label)
+    job = rig.job("done", fid) or {}
+    ok_time = isinstance(job.get("completed_at"), str) and len(job["completed_at"]) == 20 and \
+        job["completed_at"].endswith("Z")
+    tap.ok(ok_time, "%s: completed_at is RFC 3339 UTC" % label, repr(job.get("completed_at")))
+    tap.ok(type(job.get("bytes")) is int and job.get("bytes") == info["size"],
+           "%s: bytes = %d" % (label, info["size"]), repr(job.get("bytes")))
+    tap.eq(job.get("s3_bucket"), rig.bucket, "%s: s3_bucket" % label)
+    etag = job.get("s3_etag")
+    head = rig.head(key)
+    tap.ok(isinstance(etag, str) and etag and '"' not in etag and head is not None and
+           head.get("etag", "").strip('"') == etag,
+           "%s: s3_etag is the object's ETag without quotes" % label,
+           "job: %r" % (etag,), "object: %r" % (head and head.get("etag"),))
+    tap.eq(rig.object_sha256(key), (info["sha256"], info["size"]),
+           "%s: object byte-exact (sha256, size)" % label)
+    tap.eq(head and head.get("x-amz-meta-zoom-file-id"), fid,
+           "%s: x-amz-meta-zoom-file-id" % label)
+    for k in ("last_error", "next_attempt_at", "upload_id", "parts"):
+        if k in job:
+            tap.ok(False, "%s: done job has no %s" % (label, k), repr(job[k])[:200])
+    return job
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()

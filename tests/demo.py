@@ -419,9 +419,9 @@ def demo(d, args, state):
         d.say("      %d bytes, ETag %s, sha256 %s… %s" % (
             size, obj["etag"], digest[:16],
             "matches what Zoom served" if match else "DIFFERS from what Zoom served"))
-        d.check(match, "%s: byte-exact copy of %s" % (key.rsplit("/", 1)[1], fid))
         d.say("      done/%s: completed_at %s, bytes %s, s3_etag %s" % (
             name, djob.get("completed_at"), djob.get("bytes"), djob.get("s3_etag")))
+        d.check(match, "%s: byte-exact copy of %s" % (key.rsplit("/", 1)[1], fid))
         d.check(djob.get("s3_key") == key and djob.get("s3_bucket") == BUCKET and
                 djob.get("bytes") == served[fid]["size"] and djob.get("completed_at") and
                 djob.get("s3_etag") == obj["etag"],

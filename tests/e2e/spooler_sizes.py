@@ -73,8 +73,11 @@ def case_sizes(tap, rig):
            *["%s %s" % (e["path"], e.get("authorization")) for e in cdn
              if e.get("authorization") is not None])
     tap.eq([e for e in reqs if e["server"] == "evil"], [], "nothing went to a third host")
-    counts = {fid: sum(1 for e in cdn if e.get("file_id") == fid) for fid in infos}
-    tap.eq(counts, {fid: 1 for fid in infos}, "each file downloaded exactly once")
+    # (z0 is left out: download.c asks nothing for an empty range, so an
+    # empty file is never fetched.)
+    counts = {fid: sum(1 for e in cdn if e.get("file_id") == fid) for fid in infos
+              if fid != "z0"}
+    tap.eq(counts, {fid: 1 for fid in counts}, "each file downloaded exactly once")
     tap.ok(all(e.get("range") in (None, "bytes=0-") for e in cdn),
            "no ranged request on a first try", *[repr(e.get("range")) for e in cdn])
 

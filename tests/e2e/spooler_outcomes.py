@@ -52,7 +52,9 @@ RETRY_CASES = [
     ("r500", 1000, {"mode": "500", "count": 1}),
     ("r503", 1001, {"mode": "503", "count": 1}),
     ("r429", 1002, {"mode": "429", "count": 1}),
-    ("rclose", 1003, {"mode": "close", "count": 1, "where": "zoom"}),
+    # count 2: curl itself resends once a request whose reused keep-alive
+    # connection closes without an answer
+    ("rclose", 1003, {"mode": "close", "count": 2, "where": "zoom"}),
     ("rlen", 3000, {"mode": "wrong_length", "count": 1, "delta": -1}),
     ("rreset", 2 * PART + PART // 2, {"mode": "close_mid_body", "count": 1,
                                       "at": PART + 2 * MIB, "rst": True}),
@@ -89,6 +91,7 @@ def case_retries(tap, rig):
 
     # A person makes them due now (a hand edit is taken as it is).
     for fid in infos:
+        rig.fz.clear_faults(fid)
         job = rig.job("new", fid)
         job.pop("next_attempt_at", None)
         path = os.path.join(rig.spool, "new", spoolrig.job_name(fid))

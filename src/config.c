@@ -150,14 +150,57 @@ static int set_template(struct config *cfg, const struct key_def *k, const char 
 	return set_string(cfg, k, value, why, whylen);
 }
 
+#define REGEX_MAX_LEN 512
+
+/* glibc's regcomp needs memory exponential in stacked repetitions ("a*++++",
+ * undefined in POSIX anyway): refuse a repetition operator that follows
+ * another, outside a bracket expression and not escaped. */
+static bool regex_stacks_repetitions(const char *re)
+{
+	bool after_rep = false, in_bracket = false;
+
+	for (const char *p = re; *p; p++) {
+		if (in_bracket) {
+			if (*p == ']' && p[-1] != '[' && !(p[-1] == '^' && p[-2] == '['))
+				in_bracket = false;
+			continue;
+		}
+		if (*p == '\\' && p[1]) {
+			p++;
+			after_rep = false;
+			continue;
+		}
+		bool rep = *p == '*' || *p == '+' || *p == '?' || *p == '{';
+
+		if (rep && after_rep)
+			return true;
+		if (*p == '{') {
+			while (p[1] && *p != '}')
+				p++;
+		}
+		in_bracket = *p == '[';
+		after_rep = rep;
+	}
+	return false;
+}
+
 static int set_regex(struct config *cfg, const struct key_def *k, const char *value, char *why,
 		     size_t whylen)
 {
 	regex_t re;
 	char *copy;
-	int rc = regcomp(&re, value, REG_EXTENDED);
+	int rc;
 
 	(void)k;
+	if (strlen(value) > REGEX_MAX_LEN) {
+		snprintf(why, whylen, "longer than %d characters", REGEX_MAX_LEN);
+		return -1;
+	}
+	if (regex_stacks_repetitions(value)) {
+		snprintf(why, whylen, "a repetition (*, +, ?, {n}) directly after another");
+		return -1;
+	}
+	rc = regcomp(&re, value, REG_EXTENDED);
 	if (rc != 0) {
 		regerror(rc, &re, why, whylen);
 		return -1;

@@ -472,7 +472,9 @@ def main():
     sys.path.insert(0, RIG)
     import webrig
 
-    webrig.become_subreaper()
+    # Not webrig.become_subreaper(): the RGW's daemons would become our
+    # children, and the rig's reap_orphans() (run when lighttpd stops)
+    # would end them, also when --keep wants them kept.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     d = Demo()
     state = {}
@@ -511,7 +513,6 @@ def main():
         if ws:
             if args.keep:
                 webrig.kill_strays(ws.cgibin)
-                webrig.reap_orphans()
                 print("    kept %s (--keep)" % ws.root)
             else:
                 ws.cleanup()

@@ -52,7 +52,7 @@ if [ -x tests/fuzz/run.sh ]; then
 	step "libFuzzer targets, ${FUZZ_SECONDS:-20} s each"
 	rm -rf build/fuzz && mkdir -p build/fuzz
 	(cd build/fuzz && "$top/configure" -q CC=clang --enable-fuzzers &&
-		make -j"$jobs" fuzz >/dev/null && sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-20}") || status=1
+		make -j"$jobs" fuzzers >/dev/null && top_srcdir="$top" sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-20}") || status=1
 fi
 
 step "summary"

@@ -541,6 +541,15 @@ static void test_regex_and_template(void)
 	ok(regexec(&c.topic_re, "xbbx", 0, NULL, 0) == 0 && regexec(&c.topic_re, "b+", 0, NULL, 0) != 0,
 	   "  ... '|' and '{2}' are operators, '+' is not literal");
 	config_free(&c);
+	/* glibc's regcomp would need exponential memory for these. */
+	ok(parse("spool_dir = /s\ntopic_regex = ^(.*++++++++++++)\n", CONFIG_ANY, &c, err,
+		 sizeof err) == -1 && strstr(err, "t.conf:2:") && strstr(err, "repetition"),
+	   "stacked repetitions are refused, naming the line");
+	ok(parse("spool_dir = /s\ntopic_regex = a{2}*\n", CONFIG_ANY, &c, err, sizeof err) == -1,
+	   "  ... also after a bound");
+	accepted("spool_dir = /s\ntopic_regex = [*+?]+ \\++ (a*)+\n", CONFIG_ANY, &c,
+		 "a repetition after a bracket, an escape or a group is fine");
+	config_free(&c);
 
 	snprintf(want, sizeof want, "t.conf:2: bad value 'a/{nope}.{ext}' for key_template: ");
 	ok(parse("spool_dir = /s\nkey_template = a/{nope}.{ext}\n", CONFIG_ANY, &c, err,

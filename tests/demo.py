@@ -91,7 +91,9 @@ class Rgw:
         self.dir = directory
         self.keep = keep
         self.script = os.path.join(RIG, "rgw.sh")
-        self.env = dict(os.environ)
+        # rgw.sh polls the RGW with curl: straight, never through a proxy.
+        self.env = {k: v for k, v in os.environ.items()
+                    if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
         self.env["RGW_HOLDER_PID"] = str(os.getpid())
         if keep:
             self.env["RGW_LINGER"] = "-1"   # lives on until "rgw.sh stop"
@@ -254,12 +256,8 @@ def demo(d, args, state):
     import s3util
     import webrig
 
-    web_uid, web_gid = webrig.web_ids()
-    responder_bin = webrig.responder_binary()
+    _, web_gid = webrig.web_ids()
     spooler_bin = os.path.join(args.builddir, "src", "zoom2s3-spooler")
-    for b in (responder_bin, spooler_bin):
-        if not os.access(b, os.X_OK):
-            raise Stop("%s is not built (tests/demo.sh builds it)" % b)
 
     # ---- 1. the bucket
     d.step("Starting a local Ceph RGW (S3) and creating the bucket %r" % BUCKET)
@@ -484,6 +482,10 @@ def main():
             webrig.web_ids()
         except KeyError:
             raise Stop("there is no user %s (the web server's user)" % webrig.WEB_USER)
+        for b in (webrig.responder_binary(),
+                  os.path.join(args.builddir, "src", "zoom2s3-spooler")):
+            if not os.access(b, os.X_OK):
+                raise Stop("%s is not built (tests/demo.sh builds it)" % b)
         # In /tmp, not the build tree: www-data must reach the responder,
         # its config and the spool (a clone under /root is closed to it).
         state["ws"] = webrig.Workspace(secret=SECRET)

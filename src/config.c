@@ -139,6 +139,18 @@ static int set_storage_class(struct config *cfg, const struct key_def *k, const 
 	return set_string(cfg, k, value, why, whylen);
 }
 
+/* A file the spooler replaces by rename: an absolute name, so cron and
+ * systemd put it in the same place. */
+static int set_abs_path(struct config *cfg, const struct key_def *k, const char *value,
+			char *why, size_t whylen)
+{
+	size_t len = strlen(value);
+
+	if (value[0] != '/' || value[len - 1] == '/')
+		return -1;
+	return set_string(cfg, k, value, why, whylen);
+}
+
 static int set_template(struct config *cfg, const struct key_def *k, const char *value,
 			char *why, size_t whylen)
 {
@@ -444,6 +456,9 @@ static const struct key_def keys[] = {
 	K_WORD(aws_access_key_id, 0, NULL),
 	K_WORD(aws_secret_access_key, KEY_SECRET, NULL),
 	K_WORD(aws_session_token, KEY_SECRET, NULL),
+	{ .name = "metrics_file", .set = set_abs_path, .offset = OFF(metrics_file),
+	  .expect = "an absolute file name, such as "
+		    "/var/lib/prometheus/node-exporter/zoom2s3.prom" },
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])

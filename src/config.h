@@ -39,6 +39,7 @@ struct config {
 	long retry_delay;             /* default 60 */
 	long retry_max_delay;         /* default 3600 */
 	char *aws_access_key_id, *aws_secret_access_key, *aws_session_token;
+	char *metrics_file;           /* NULL: no node_exporter textfile */
 	/* Set by config_load: mtime/size/inode of the file, so a long-lived
 	 * responder can notice a change and reload. */
 	long long stamp_mtime_ns, stamp_size, stamp_ino;

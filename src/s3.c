@@ -22,6 +22,9 @@
 #define QUERY_MAX 4096
 #define KEY_SHOWN 120           /* bytes of a key quoted in a message */
 #define LIST_PAGES_MAX 100      /* guards a server whose markers do not advance */
+/* curl's send buffer for a PUT body (its default is 64 KiB; 2 MiB is the
+ * most 7.88 takes): fewer read callbacks, send() calls and polls per part. */
+#define UPLOAD_BUFFER_SIZE (2L * 1024 * 1024)
 
 struct s3_client {
 	const struct config *cfg;
@@ -65,6 +68,7 @@ struct s3_resp {
 	char region[64];           /* x-amz-bucket-region */
 	uint64_t content_length;
 	char code[64], message[256];
+	bool headers_done;         /* the blank line that ends the headers came */
 };
 
 struct reader {
@@ -509,11 +513,14 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 	size_t len = size * nmemb;
 	char value[S3_META_MAX * 3];
 
-	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+	if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+		resp->headers_done = true;
+	} else if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		/* A new response (after "100 Continue"): forget the last one. */
 		resp->etag[0] = resp->meta_file_id[0] = resp->meta_uuid[0] = '\0';
 		resp->region[0] = '\0';
 		resp->content_length = 0;
+		resp->headers_done = false;
 	} else if (header_value(line, len, "ETag", resp->etag, sizeof resp->etag)) {
 		strip_quotes(resp->etag);
 	} else if (header_value(line, len, "x-amz-meta-zoom-file-id", value, sizeof value)) {
@@ -635,6 +642,7 @@ static void set_method(CURL *h, const struct s3_req *req, struct reader *rd)
 		/* Expect: 100-continue is left to curl (unsigned, as the SDKs
 		 * do): S3 can then refuse a part before its bytes are sent. */
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER_SIZE);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->len);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, rd);
@@ -855,6 +863,13 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 	if (o == OUTCOME_DONE) {
 		set_method(c->curl, req, &rd);
 		resp->cc = curl_easy_perform(c->curl);
+		/* curl takes an answer whose connection closed inside its headers
+		 * as whole: a HEAD cut before our metadata would make our own
+		 * object look like another file's. */
+		if (resp->cc == CURLE_OK && !resp->headers_done) {
+			resp->cc = CURLE_RECV_ERROR;
+			snprintf(errbuf, sizeof errbuf, "the answer's headers were cut short");
+		}
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 		c->status = resp->status;
 		log_event(LOG_DEBUG, "s3_request", "op=%s status=%ld curl=%d", req->op,
@@ -958,6 +973,15 @@ enum outcome s3_head(struct s3_client *c, const char *key, struct s3_object *out
 		snprintf(out->meeting_uuid, sizeof out->meeting_uuid, "%s", resp.meta_uuid);
 	}
 	free(resp.body);
+	return o;
+}
+
+enum outcome s3_head_bucket(struct s3_client *c, bool *exists, struct result *r)
+{
+	struct s3_object obj;
+	enum outcome o = s3_head(c, NULL, &obj, r); /* no key: the bucket */
+
+	*exists = obj.exists;
 	return o;
 }
 

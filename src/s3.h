@@ -91,6 +91,10 @@ void s3_client_free(struct s3_client *c);
 enum outcome s3_head(struct s3_client *c, const char *key, struct s3_object *out,
 		     struct result *r);
 
+/* HEAD of the bucket itself (zoom2s3ctl check-config --online): *exists
+ * false (and DONE) when S3 answers 404. */
+enum outcome s3_head_bucket(struct s3_client *c, bool *exists, struct result *r);
+
 /* A single PUT of len bytes (0 allowed), with the metadata, Content-Type,
  * storage class and SSE; etag receives the object's ETag. */
 enum outcome s3_put(struct s3_client *c, const char *key, const void *buf, size_t len,

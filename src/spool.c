@@ -23,9 +23,9 @@
 #include "log.h"
 #include "spool.h"
 
-#define DIR_MODE 02770       /* group-writable, setgid: both users' files get the group */
-#define LOCK_MODE 0660
-#define JOB_MODE 0640
+#define DIR_MODE SPOOL_DIR_MODE /* group-writable, setgid: both users' files get the group */
+#define LOCK_MODE SPOOL_LOCK_MODE
+#define JOB_MODE SPOOL_JOB_MODE
 #define PRIVATE_MODE 0600
 #define JOB_MAX_BYTES (1024 * 1024) /* a job is a few hundred bytes; more is not a job */
 #define TMP_NAME_MAX (SPOOL_NAME_MAX + 64)
@@ -1118,4 +1118,319 @@ long spool_read_private(struct spool *sp, const char *name, char *buf, size_t si
 	if (got >= 0)
 		buf[got] = '\0';
 	return got;
+}
+
+/* ---- inspection and repair by an operator (zoom2s3ctl) ------------------ */
+
+int spool_open_inspect(struct spool *sp, const char *dir, char *err, size_t errlen)
+{
+	size_t len = strlen(dir);
+
+	sp->dirfd = -1;
+	sp->lockfd = -1;
+	if (len == 0 || len >= sizeof sp->dir)
+		return fail(err, errlen, "spool_dir is empty or too long");
+	memcpy(sp->dir, dir, len + 1);
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0)
+		return fail(err, errlen, "cannot open spool_dir %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+int spool_stat(struct spool *sp, const char *what, struct stat *out)
+{
+	bool known = strcmp(what, ".") == 0 || strcmp(what, ".lock") == 0;
+
+	for (size_t i = 0; !known && i < sizeof state_names / sizeof state_names[0]; i++)
+		known = strcmp(what, state_names[i]) == 0;
+	if (!known) {
+		errno = EINVAL;
+		return -1;
+	}
+	return fstatat(sp->dirfd, what, out, AT_SYMLINK_NOFOLLOW);
+}
+
+static void entry_from_stat(struct spool_entry *e, const char *name, const struct stat *st)
+{
+	snprintf(e->name, sizeof e->name, "%s", name);
+	e->mtime = st->st_mtime;
+	e->size = (long long)st->st_size;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+}
+
+int spool_list_entries(struct spool *sp, enum spool_state st, struct spool_entry **entries,
+		       size_t *n)
+{
+	char **names = NULL, path[REL_PATH_MAX];
+	size_t count = 0, kept = 0;
+	struct spool_entry *list = NULL;
+	struct stat s;
+	int rc = -1;
+
+	*entries = NULL;
+	*n = 0;
+	if (spool_list(sp, st, &names, &count) != 0)
+		return -1;
+	list = calloc(count ? count : 1, sizeof *list);
+	if (!list)
+		goto out;
+	for (size_t i = 0; i < count; i++) {
+		/* a name too long for a claim is not one this spool makes; one
+		 * gone since the listing is simply not there any more */
+		if (strlen(names[i]) >= SPOOL_NAME_MAX ||
+		    rel_path(path, sizeof path, st, names[i]) != 0 ||
+		    fstatat(sp->dirfd, path, &s, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(s.st_mode))
+			continue;
+		entry_from_stat(&list[kept++], names[i], &s);
+	}
+	*entries = list;
+	*n = kept;
+	list = NULL;
+	rc = 0;
+out:
+	free(list);
+	free_names(names, count);
+	return rc;
+}
+
+int spool_read(struct spool *sp, enum spool_state st, const char *name, struct job **job,
+	       struct spool_entry *entry, char *err, size_t errlen)
+{
+	char why[512];
+	struct stat s;
+	int fd = -1, rc;
+
+	*job = NULL;
+	rc = open_job(sp, st, name, &fd, err, errlen);
+	if (rc <= 0)
+		return rc;
+	if (fstat(fd, &s) != 0) {
+		rc = fail(err, errlen, "cannot stat %s/%s: %s", spool_state_dir(st), name,
+			  strerror(errno));
+		goto out;
+	}
+	*job = read_job(fd, why, sizeof why);
+	if (!*job) {
+		rc = fail(err, errlen, "%s/%s: %s", spool_state_dir(st), name, why);
+		goto out;
+	}
+	if (entry)
+		entry_from_stat(entry, name, &s);
+	rc = 1;
+out:
+	close_fd(&fd);
+	return rc;
+}
+
+int spool_cur_held(struct spool *sp, const char *name)
+{
+	int fd = -1, rc;
+
+	if (open_job(sp, SPOOL_CUR, name, &fd, NULL, 0) <= 0)
+		return -1;
+	while ((rc = flock(fd, LOCK_SH | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	if (rc != 0)
+		rc = errno == EWOULDBLOCK ? 1 : -1;
+	close_fd(&fd); /* drops our probe when we got it (rc 0: nobody holds it) */
+	return rc;
+}
+
+/* Under the .lock: 1 when rel (relative to the spool) is the file entry
+ * describes, 0 when it is another one or gone, -1 error. */
+static int is_entry(struct spool *sp, const char *rel, const struct spool_entry *entry,
+		    char *err, size_t errlen)
+{
+	struct stat s;
+
+	if (fstatat(sp->dirfd, rel, &s, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		return fail(err, errlen, "cannot stat %s: %s", rel, strerror(errno));
+	}
+	return S_ISREG(s.st_mode) && s.st_dev == entry->dev && s.st_ino == entry->ino;
+}
+
+/* Under the .lock: 0 when neither new/ nor cur/ holds name, 1 when one
+ * does (err says which), -1 error. */
+static int name_queued(struct spool *sp, const char *name, char *err, size_t errlen)
+{
+	static const enum spool_state queued[] = { SPOOL_NEW, SPOOL_CUR };
+	char path[REL_PATH_MAX];
+	struct stat s;
+
+	for (size_t i = 0; i < sizeof queued / sizeof queued[0]; i++) {
+		if (rel_path(path, sizeof path, queued[i], name) != 0)
+			return fail(err, errlen, "job name too long: %s", name);
+		if (fstatat(sp->dirfd, path, &s, AT_SYMLINK_NOFOLLOW) == 0) {
+			fail(err, errlen, "%s already holds a job of that name", path);
+			return 1;
+		}
+		if (errno != ENOENT)
+			return fail(err, errlen, "cannot look up %s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+/* Writes job to a new, fsync'ed file in tmp/; tmp gets its path relative
+ * to the spool. 0, or -1 with err (nothing left behind). */
+static int stage_job(struct spool *sp, const struct job *job, const char *name, char *tmp,
+		     size_t size, char *err, size_t errlen)
+{
+	char tmpname[TMP_NAME_MAX];
+	int fd = write_tmp_job(sp, job, name, 0, tmpname, sizeof tmpname, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	if (rel_path(tmp, size, SPOOL_TMP, tmpname) != 0) {
+		unlink_tmp(sp, tmpname);
+		return fail(err, errlen, "job name too long: %s", name);
+	}
+	return 0;
+}
+
+/* Under the .lock: the checks and the two renames of spool_requeue. */
+static int requeue_locked(struct spool *sp, enum spool_state from, const struct spool_entry *e,
+			  const char *tmp, char *err, size_t errlen)
+{
+	char src[REL_PATH_MAX], to[REL_PATH_MAX];
+	int rc;
+
+	if (rel_path(src, sizeof src, from, e->name) != 0 ||
+	    rel_path(to, sizeof to, SPOOL_NEW, e->name) != 0)
+		return fail(err, errlen, "job name too long: %s", e->name);
+	rc = is_entry(sp, src, e, err, errlen);
+	if (rc == 0)
+		fail(err, errlen, "%s changed or went away meanwhile: look again", src);
+	if (rc <= 0)
+		return rc;
+	rc = name_queued(sp, e->name, err, errlen);
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	/* The new content replaces the file in its own state first: a crash
+	 * between the two renames leaves the reset job where it was. */
+	if (renameat(sp->dirfd, tmp, sp->dirfd, src) != 0)
+		return fail(err, errlen, "cannot rewrite %s: %s", src, strerror(errno));
+	if (rename_noreplace(sp, src, to) != 0)
+		return fail(err, errlen, "cannot move %s to %s: %s", src, to, strerror(errno));
+	return 1;
+}
+
+int spool_requeue(struct spool *sp, enum spool_state from, const struct spool_entry *entry,
+		  const struct job *job, char *err, size_t errlen)
+{
+	char tmp[REL_PATH_MAX];
+	int lockfd, rc;
+
+	if (from != SPOOL_DONE && from != SPOOL_FAILED)
+		return fail(err, errlen, "only jobs in done/ or failed/ are requeued");
+	if (!valid_name(entry->name))
+		return fail(err, errlen, "not a job name: %s", entry->name);
+	if (stage_job(sp, job, entry->name, tmp, sizeof tmp, err, errlen) != 0)
+		return -1;
+	lockfd = lock_spool(sp, err, errlen);
+	if (lockfd < 0) {
+		rc = -1;
+		goto out;
+	}
+	rc = requeue_locked(sp, from, entry, tmp, err, errlen);
+	unlock_spool(&lockfd);
+	if (rc == 1)
+		sync_after_move(sp, SPOOL_NEW, from);
+out:
+	if (rc != 1)
+		unlinkat(sp->dirfd, tmp, 0); /* still there unless it was renamed */
+	return rc;
+}
+
+/* Under the .lock: new/name must still be the file at fd; then the tmp/
+ * file replaces it. 1 done, 0 it changed, -1 error. */
+static int replace_new_locked(struct spool *sp, const char *name, int fd, const char *tmp,
+			      char *err, size_t errlen)
+{
+	char path[REL_PATH_MAX];
+	int rc;
+
+	if (rel_path(path, sizeof path, SPOOL_NEW, name) != 0)
+		return fail(err, errlen, "job name too long: %s", name);
+	rc = names_file(sp, path, fd, err, errlen);
+	if (rc <= 0)
+		return rc;
+	if (renameat(sp->dirfd, tmp, sp->dirfd, path) != 0)
+		return fail(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
+	return 1;
+}
+
+/* The new file of an edit keeps the old one's times: in new/ a job file's
+ * mtime tells when its last try failed (the spooler's move wrote it). */
+static void keep_times(struct spool *sp, int oldfd, const char *tmp)
+{
+	struct stat st;
+	struct timespec times[2];
+
+	if (fstat(oldfd, &st) != 0)
+		return;
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	utimensat(sp->dirfd, tmp, times, AT_SYMLINK_NOFOLLOW); /* best effort */
+}
+
+int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
+		   char *err, size_t errlen)
+{
+	char why[512], tmp[REL_PATH_MAX] = "";
+	struct job *job = NULL;
+	int fd = -1, lockfd, rc;
+
+	rc = open_job(sp, SPOOL_NEW, name, &fd, err, errlen);
+	if (rc <= 0)
+		goto out;
+	rc = try_lock(fd, name, err, errlen);
+	if (rc <= 0)
+		goto out;
+	job = read_job(fd, why, sizeof why);
+	rc = 0; /* unparsable: the spooler shelves it on its next claim */
+	if (!job || !edit(job, ctx))
+		goto out;
+	rc = -1;
+	if (stage_job(sp, job, name, tmp, sizeof tmp, err, errlen) != 0) {
+		tmp[0] = '\0';
+		goto out;
+	}
+	keep_times(sp, fd, tmp);
+	lockfd = lock_spool(sp, err, errlen);
+	if (lockfd < 0)
+		goto out;
+	rc = replace_new_locked(sp, name, fd, tmp, err, errlen);
+	unlock_spool(&lockfd);
+	if (rc == 1 && fsync_state_dir(sp, SPOOL_NEW, err, errlen) != 0)
+		rc = -1;
+out:
+	if (rc != 1 && tmp[0])
+		unlinkat(sp->dirfd, tmp, 0);
+	close_fd(&fd);
+	job_free(job);
+	return rc;
+}
+
+int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *err,
+		      size_t errlen)
+{
+	char path[REL_PATH_MAX];
+	int lockfd, rc;
+
+	if (!valid_name(entry->name) || rel_path(path, sizeof path, SPOOL_DONE, entry->name) != 0)
+		return fail(err, errlen, "not a job name: %s", entry->name);
+	lockfd = lock_spool(sp, err, errlen);
+	if (lockfd < 0)
+		return -1;
+	rc = is_entry(sp, path, entry, err, errlen);
+	if (rc == 1 && unlinkat(sp->dirfd, path, 0) != 0)
+		rc = fail(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+	unlock_spool(&lockfd);
+	if (rc == 1 && fsync_state_dir(sp, SPOOL_DONE, err, errlen) != 0)
+		rc = -1;
+	return rc;
 }

@@ -6,11 +6,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "job.h"
 
 #define SPOOL_NAME_MAX 128
+
+/* The modes the spool's files are made with (docs/INTERNALS.md). */
+#define SPOOL_DIR_MODE 02770  /* spool_dir and the state directories: setgid, group rwx */
+#define SPOOL_LOCK_MODE 0660  /* .lock */
+#define SPOOL_JOB_MODE 0640   /* job files */
 
 enum spool_state { SPOOL_TMP, SPOOL_NEW, SPOOL_CUR, SPOOL_DONE, SPOOL_FAILED };
 
@@ -91,5 +97,68 @@ int spool_clean_tmp(struct spool *sp, time_t now, long max_age);
  * replaced atomically. read: returns bytes read, -1 when absent/error. */
 int spool_write_private(struct spool *sp, const char *name, const char *data, size_t len);
 long spool_read_private(struct spool *sp, const char *name, char *buf, size_t size);
+
+/* ---- inspection and repair by an operator (zoom2s3ctl) ------------------ */
+
+/* A job file as a listing saw it. */
+struct spool_entry {
+	char name[SPOOL_NAME_MAX];
+	time_t mtime;
+	long long size;  /* of the job file, in bytes */
+	dev_t dev;       /* identity: a later call acts only on this very file */
+	ino_t ino;
+};
+
+/* Opens dir for spool_stat only: no check of the layout, nothing created.
+ * For reporting on a spool that spool_open refuses. */
+int spool_open_inspect(struct spool *sp, const char *dir, char *err, size_t errlen);
+
+/* lstat of a part of the layout: "." (spool_dir itself), a state directory
+ * ("tmp", "new", ...) or ".lock". -1 with errno (EINVAL: not such a part). */
+struct stat;
+int spool_stat(struct spool *sp, const char *what, struct stat *out);
+
+/* spool_list with each file's mtime, size and identity, sorted by name.
+ * Caller frees *entries. */
+int spool_list_entries(struct spool *sp, enum spool_state st, struct spool_entry **entries,
+		       size_t *n);
+
+/* Reads st/name without locking or changing anything. 1 with *job (the
+ * caller frees it) and *entry describing the file read; 0 when no such job
+ * file exists; -1 with err when it cannot be read or does not parse. */
+int spool_read(struct spool *sp, enum spool_state st, const char *name, struct job **job,
+	       struct spool_entry *entry, char *err, size_t errlen);
+
+/* For cur/name: 1 when a process holds its flock (the job is running), 0
+ * when none does (abandoned by a crash: the next run adopts it), -1 when it
+ * is gone or cannot be opened. The probe is a shared flock taken and
+ * dropped at once. */
+int spool_cur_held(struct spool *sp, const char *name);
+
+/* Moves a finished job back to new/ as job (the caller's reset content):
+ * from is SPOOL_DONE or SPOOL_FAILED and entry names the file the caller
+ * read. Under the .lock: from/name must still be that file, and neither
+ * new/ nor cur/ may hold the name; job is written over from/name (a new
+ * file renamed over it), which then moves to new/ without replacing.
+ * 1 requeued; 0 refused with the reason in err (the file changed or is
+ * gone, or the name is taken); -1 error. */
+int spool_requeue(struct spool *sp, enum spool_state from, const struct spool_entry *entry,
+		  const struct job *job, char *err, size_t errlen);
+
+/* Rewrites the job new/name as edit changes it, the way the protocol lets
+ * a job in new/ be rewritten: holding the job file's flock (when a spooler
+ * holds it, the job is being claimed: skipped), then under the .lock, once
+ * new/name is checked to still be that file, a new file renamed over it.
+ * edit returns true when it changed the job. The new file keeps the old
+ * one's mtime (in new/, the time its last try failed). 1 rewritten, 0
+ * skipped (held, gone, unchanged, or it does not parse), -1 error. */
+typedef bool (*spool_edit_fn)(struct job *job, void *ctx);
+int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
+		   char *err, size_t errlen);
+
+/* Removes done/<entry->name> under the .lock when it is still the file
+ * entry describes. 1 removed, 0 gone or changed, -1 error. */
+int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *err,
+		      size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "retry.h"
 #include "spool.h"
 #include "transfer.h"
@@ -29,6 +30,7 @@ enum {
 
 #define TMP_MAX_AGE (36L * 3600)
 #define RESCAN_MAX_SECONDS 30
+#define METRICS_EVERY 60 /* seconds between metrics_file writes under --watch */
 #define MAX_WORKERS 64
 
 static volatile sig_atomic_t stop_requested;
@@ -62,6 +64,7 @@ struct spooler {
 	struct spool sp;
 	struct queue q;
 	struct transfer_shared *shared;
+	struct metrics *metrics; /* metrics_file; does nothing when unset */
 	int nworkers;
 	int failed_jobs;     /* went to failed/ in this run */
 	int spool_broken;    /* a move failed: the spool is unusable */
@@ -314,6 +317,25 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 	return true;
 }
 
+/* Counts the try for the node_exporter file (metrics.c). */
+static void note_metrics(struct spooler *s, const struct claim *c, const struct result *r,
+			 double secs)
+{
+	int64_t bytes = 0;
+
+	if (r->kind == OUTCOME_DONE && job_get_int(c->job, "bytes", &bytes) != 0)
+		bytes = 0;
+	metrics_note(s->metrics, r, stop_requested, (uint64_t)bytes, secs, time(NULL));
+}
+
+static void write_metrics(struct spooler *s)
+{
+	char err[512];
+
+	if (metrics_write(s->metrics, &s->sp, time(NULL), err, sizeof err) != 0)
+		log_event(LOG_WARNING, "metrics.write_failed", "error=\"%s\"", err);
+}
+
 static void run_one(struct worker *w, const struct work *item)
 {
 	struct claim c = { .fd = -1 };
@@ -338,6 +360,7 @@ static void run_one(struct worker *w, const struct work *item)
 		  c.name, outcome_name(r.kind), (long long)bytes, secs,
 		  secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0);
 	w->current[0] = '\0';
+	note_metrics(w->s, &c, &r, secs);
 	finish_job(w, &c, &r);
 }
 
@@ -425,7 +448,7 @@ static int watch_loop(struct spooler *s, struct worker *workers, bool live)
 	char path[4200], buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	long rescan_every = s->cfg.retry_delay < RESCAN_MAX_SECONDS ? s->cfg.retry_delay
 								    : RESCAN_MAX_SECONDS;
-	time_t next_scan = 0;
+	time_t next_scan = 0, next_metrics = 0;
 	int fd, rc = 0;
 
 	if (snprintf(path, sizeof path, "%s/new", s->sp.dir) >= (int)sizeof path)
@@ -447,6 +470,10 @@ static int watch_loop(struct spooler *s, struct worker *workers, bool live)
 				break;
 			}
 			next_scan = now + rescan_every;
+		}
+		if (now >= next_metrics) {
+			write_metrics(s);
+			next_metrics = now + METRICS_EVERY;
 		}
 		if (live)
 			show_progress(workers, s->nworkers);
@@ -598,6 +625,7 @@ static int run(struct spooler *s, const struct options *o)
 	}
 	if (live)
 		fprintf(stderr, "\r\033[K");
+	write_metrics(s);
 	if (loop_rc != 0 || s->spool_broken)
 		status = EXIT_SPOOL;
 	else
@@ -636,7 +664,10 @@ int main(int argc, char **argv)
 		status = EXIT_SPOOL;
 		goto out_spool;
 	}
-	s.shared = transfer_shared_new(&s.cfg, &s.sp, err, sizeof err);
+	s.metrics = metrics_new(s.cfg.metrics_file);
+	s.shared = s.metrics ? transfer_shared_new(&s.cfg, &s.sp, err, sizeof err) : NULL;
+	if (!s.metrics)
+		snprintf(err, sizeof err, "out of memory");
 	if (!s.shared) {
 		fprintf(stderr, "zoom2s3-spooler: %s\n", err);
 		log_event(LOG_ERR, "config.error", "error=\"%s\"", err);
@@ -647,6 +678,7 @@ int main(int argc, char **argv)
 	status = run(&s, &o);
 	transfer_shared_free(s.shared);
 out_curl:
+	metrics_free(s.metrics);
 	curl_global_cleanup();
 out_spool:
 	spool_close(&s.sp);

@@ -1,10 +1,12 @@
 /* One job's transfer: Zoom -> S3, streamed part by part through one buffer
  * of part_size per worker, resumable from the parts the job records.
  * docs/INTERNALS.md ("The spooler's transfer") walks through it. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "awscreds.h"
 #include "download.h"
@@ -23,6 +25,13 @@ struct transfer_shared {
 	struct spool *sp;
 	struct awscreds *creds;
 	struct zoomauth *auth;
+	/* The keys that workers are transferring to. Two jobs with the same
+	 * key run one after the other, so the second one's HEAD sees the
+	 * first one's object and moves aside instead of replacing it. */
+	pthread_mutex_t keys_mu;
+	pthread_cond_t keys_cv;
+	char **busy_keys;
+	size_t n_busy, cap_busy;
 };
 
 struct transfer_worker {
@@ -66,6 +75,8 @@ struct transfer_shared *transfer_shared_new(const struct config *cfg, struct spo
 
 	if (!sh)
 		goto nomem;
+	pthread_mutex_init(&sh->keys_mu, NULL);
+	pthread_cond_init(&sh->keys_cv, NULL);
 	sh->cfg = cfg;
 	sh->sp = sp;
 	sh->creds = awscreds_new(cfg);
@@ -85,6 +96,11 @@ void transfer_shared_free(struct transfer_shared *sh)
 		return;
 	awscreds_free(sh->creds);
 	zoomauth_free(sh->auth);
+	for (size_t i = 0; i < sh->n_busy; i++)
+		free(sh->busy_keys[i]);
+	free(sh->busy_keys);
+	pthread_cond_destroy(&sh->keys_cv);
+	pthread_mutex_destroy(&sh->keys_mu);
 	free(sh);
 }
 
@@ -520,6 +536,15 @@ static enum outcome complete_upload(struct transfer_worker *w, struct tjob *tj,
 		parts[i].size = (uint64_t)size;
 		total += (uint64_t)size;
 	}
+	if (tj->size >= 0 && total != (uint64_t)tj->size) {
+		/* Complete would make an object of the wrong size visible under
+		 * the key; giving up aborts the upload instead. */
+		free(parts);
+		return result_set(r, OUTCOME_GIVEUP,
+				  "the job's parts add up to %llu bytes, not its file_size of %lld: "
+				  "requeue it to upload the file again",
+				  (unsigned long long)total, (long long)tj->size);
+	}
 	if (s3_mpu_complete(w->s3, tj->key, upload_id, parts, n, etag, r) != OUTCOME_DONE) {
 		free(parts);
 		return r->kind;
@@ -601,9 +626,85 @@ static enum outcome read_job(struct transfer_worker *w, struct claim *c, struct 
 	return OUTCOME_DONE;
 }
 
+static bool key_busy(const struct transfer_shared *sh, const char *key)
+{
+	for (size_t i = 0; i < sh->n_busy; i++)
+		if (strcmp(sh->busy_keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+/* Waits until no other worker of this process transfers to key, then marks
+ * it busy; *held is the copy to hand to key_release. (Spoolers in other
+ * processes are not seen here.) */
+static enum outcome key_hold(struct transfer_worker *w, const struct tjob *tj, char **held,
+			     struct result *r)
+{
+	struct transfer_shared *sh = w->sh;
+	enum outcome o = OUTCOME_DONE;
+	bool waited = false;
+
+	*held = NULL;
+	pthread_mutex_lock(&sh->keys_mu);
+	while (key_busy(sh, tj->key) && !(w->stop && *w->stop)) {
+		struct timespec until;
+
+		if (!waited)
+			log_event(LOG_INFO, "transfer.key_busy", "job=%s waiting=same_key",
+				  tj->claim->name);
+		waited = true;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1; /* to notice a stop */
+		pthread_cond_timedwait(&sh->keys_cv, &sh->keys_mu, &until);
+	}
+	if (w->stop && *w->stop) {
+		o = result_set(r, OUTCOME_RETRY, "stopped");
+		goto out;
+	}
+	if (sh->n_busy == sh->cap_busy) {
+		size_t cap = sh->cap_busy ? sh->cap_busy * 2 : 8;
+		char **keys = realloc(sh->busy_keys, cap * sizeof *keys);
+
+		if (!keys) {
+			o = result_set(r, OUTCOME_RETRY, "out of memory");
+			goto out;
+		}
+		sh->busy_keys = keys;
+		sh->cap_busy = cap;
+	}
+	*held = strdup(tj->key);
+	if (!*held) {
+		o = result_set(r, OUTCOME_RETRY, "out of memory");
+		goto out;
+	}
+	sh->busy_keys[sh->n_busy++] = *held;
+out:
+	pthread_mutex_unlock(&sh->keys_mu);
+	return o;
+}
+
+static void key_release(struct transfer_worker *w, char *held)
+{
+	struct transfer_shared *sh = w->sh;
+
+	if (!held)
+		return;
+	pthread_mutex_lock(&sh->keys_mu);
+	for (size_t i = 0; i < sh->n_busy; i++) {
+		if (sh->busy_keys[i] == held) {
+			sh->busy_keys[i] = sh->busy_keys[--sh->n_busy];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&sh->keys_cv);
+	pthread_mutex_unlock(&sh->keys_mu);
+	free(held);
+}
+
 enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct result *r)
 {
 	struct tjob tj = { 0 };
+	char *held_key = NULL;
 	bool done = false;
 
 	atomic_store(&w->progress_bytes, 0);
@@ -616,6 +717,8 @@ enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct res
 			   (unsigned long long)tj.part_size);
 		goto out;
 	}
+	if (key_hold(w, &tj, &held_key, r) != OUTCOME_DONE)
+		goto out;
 	/* Also with an upload open: a run that died after Complete left the
 	 * whole object, and its upload id is gone. */
 	if (check_destination(w, &tj, &done, r) != OUTCOME_DONE || done)
@@ -625,6 +728,7 @@ enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct res
 	else
 		multipart(w, &tj, r);
 out:
+	key_release(w, held_key);
 	if (done)
 		result_set(r, OUTCOME_DONE, "already in the bucket");
 	free(tj.url);

@@ -492,6 +492,11 @@ void webhook_handle(const struct config *cfg, const struct webhook_request *req,
 					 : "payload.object.recording_files is not an array");
 		goto out;
 	}
+	if (ev.n_files > WEBHOOK_MAX_FILES) {
+		set_reply(reply, 400, "refused: %zu recording_files, over the limit of %d",
+			  ev.n_files, WEBHOOK_MAX_FILES);
+		goto out;
+	}
 	spool_files(cfg, req, &ev, reply);
 out:
 	if (parsed)

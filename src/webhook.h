@@ -9,6 +9,11 @@
 #include "config.h"
 #include "job.h"
 
+/* The most recording_files entries an event may list; more is answered 400.
+ * Zoom sends a handful; a signed body of max_body_bytes could otherwise list
+ * ~15000, and the responder must answer within Zoom's 3 seconds. */
+#define WEBHOOK_MAX_FILES 1000
+
 struct webhook_request {
 	const char *method;      /* REQUEST_METHOD */
 	const char *signature;   /* x-zm-signature, NULL when absent */

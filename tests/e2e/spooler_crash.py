@@ -82,12 +82,17 @@ def case_sigkill(tap, rig):
            "kill 2: no part was in S3 yet, so the download started at byte 0")
     tap.eq(len(rig.uploads(key)), 1, "kill 2: still one multipart upload (the same)")
 
+    # The kill lands a little after the condition holds: the next run
+    # resumes after the parts the job recorded by then.
+    n2 = nparts(rig, "kill4")
     since = last_seq(rig)
-    kill_when(tap, rig, "kill4", lambda: nparts(rig, "kill4") >= 3, "kill 3 (after 3 parts)")
+    kill_when(tap, rig, "kill4", lambda: nparts(rig, "kill4") >= n2 + 1,
+              "kill 3 (after one more part)")
     tap.eq((rig.job("cur", "kill4") or {}).get("attempts"), 2, "kill 3: attempts 2")
-    tap.eq(cdn_ranges(rig, "kill4", since)[:1], ["bytes=%d-" % (2 * PART)],
-           "kill 3: resumed with a ranged GET after the 2 parts in S3")
+    tap.eq(cdn_ranges(rig, "kill4", since)[:1], ["bytes=%d-" % (n2 * PART)],
+           "kill 3: resumed with a ranged GET after the %d parts in S3" % n2)
     tap.eq(rig.objects(key), [], "kill 3: no object visible under the key yet")
+    n3 = nparts(rig, "kill4")
 
     # The last run: the webhook's token has expired meanwhile, and an OAuth
     # app is configured: a fresh link, still ranged.
@@ -99,10 +104,16 @@ def case_sigkill(tap, rig):
     tap.eq(r.rc, 0, "rerun: exit status 0") or tap.diag(r.tail())
     job = check_done(tap, rig, info, key, "rerun")
     tap.eq(job.get("attempts"), 3, "rerun: attempts 3 (each abandoned try counted)")
-    tap.eq(cdn_ranges(rig, "kill4", since), ["bytes=%d-" % (3 * PART)],
-           "rerun: one ranged GET after the 3 parts in S3 (no start over)")
-    api = [e for e in rig.requests(file_id="kill4", since=since) if e.get("kind") == "api"]
-    tap.ok(api and api[-1].get("auth_ok"), "rerun: the resumed download used a fresh link")
+    if n3 * PART < size:
+        tap.eq(cdn_ranges(rig, "kill4", since), ["bytes=%d-" % (n3 * PART)],
+               "rerun: one ranged GET after the %d parts in S3 (no start over)" % n3)
+        api = [e for e in rig.requests(file_id="kill4", since=since)
+               if e.get("kind") == "api"]
+        tap.ok(api and api[-1].get("auth_ok"),
+               "rerun: the resumed download used a fresh link")
+    else:
+        tap.eq(cdn_ranges(rig, "kill4", since), [],
+               "rerun: every part was in S3: no download, only the Complete")
     tap.eq([o["key"] for o in rig.objects(key)], [key], "rerun: exactly one object")
     tap.eq(rig.uploads(), [], "rerun: no multipart upload left")
     etag = (rig.head(key) or {}).get("etag", "").strip('"')

@@ -145,14 +145,24 @@ class Rig:
         self.procs = []         # spoolers started with start()
         self.fz_proc = None
         self.rgw_held = False
+        self.s3 = self.bucket = None
+        try:
+            self.setup(fakezoom_args)
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def setup(self, fakezoom_args):
         self.make_spool(self.spool)
         self.fz_proc, self.fz = fakezoom.start_subprocess(
             os.path.join(self.root, "fakezoom"), extra_args=list(fakezoom_args))
+        # webrig's servers reap every child of ours they do not know of
+        webrig._tracked.add(self.fz_proc.pid)
         self.s3env = rgw_start()
         self.rgw_held = True
         self.s3 = s3util.S3(self.s3env["S3_ENDPOINT"], self.s3env["AWS_ACCESS_KEY_ID"],
                             self.s3env["AWS_SECRET_ACCESS_KEY"], self.s3env["S3_REGION"])
-        self.bucket = "h8-%s-%s" % (name.lower().replace("_", "-"), os.urandom(4).hex())
+        self.bucket = "h8-%s-%s" % (self.name.lower().replace("_", "-"), os.urandom(4).hex())
         self.s3.create_bucket(self.bucket)
         self.config = {}
         self.write_config()
@@ -353,7 +363,7 @@ class Rig:
         return r
 
     def start(self, *args, env=None, verbose=True):
-        """Starts the spooler in the background; stop(p) collects it."""
+        """Starts the spooler in the background; collect(p) waits for it."""
         if verbose:
             args = ("-v",) + tuple(args)
         log = tempfile.TemporaryFile(dir=self.root)
@@ -362,6 +372,7 @@ class Rig:
         p.log = log
         p.t0 = time.monotonic()
         self.procs.append(p)
+        webrig._tracked.add(p.pid)
         return p
 
     def collect(self, p, timeout=60):
@@ -372,11 +383,10 @@ class Rig:
             p.kill()
             p.wait()
             rc = "timeout"
-        if p.returncode is not None and p.returncode < 0 and rc != "timeout":
-            rc = p.returncode
         p.log.seek(0)
         r = Run(rc, p.log.read().decode(errors="replace"), time.monotonic() - p.t0)
         p.log.close()
+        webrig._tracked.discard(p.pid)
         if p in self.procs:
             self.procs.remove(p)
         self.runs.append(r)
@@ -446,11 +456,12 @@ class Rig:
                 self.fz_proc.kill()
                 self.fz_proc.wait()
         if self.rgw_held:
-            try:
-                self.s3.empty_bucket(self.bucket)
-                self.s3.delete_bucket(self.bucket)
-            except (s3util.S3Error, OSError):
-                pass
+            if self.s3 is not None and self.bucket is not None:
+                try:
+                    self.s3.empty_bucket(self.bucket)
+                    self.s3.delete_bucket(self.bucket)
+                except Exception:  # the cluster may be gone: nothing to tidy
+                    pass
             rgw_release()
         if os.environ.get("ZOOM2S3_KEEP_RIG") == "1":
             Tap.diag("kept " + self.root)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "download.h"
+#include "httpstub.h"
 #include "tap.h"
 
 static char *default_hosts[] = { "zoom.us", "*.zoom.us", "zoom.com", "*.zoom.com" };
@@ -309,9 +310,53 @@ static void test_run_refusals(void)
 	download_client_free(client);
 }
 
+/* Answers cut inside their headers by a closed connection: curl reports
+ * them as whole (found by tests/soak/soak.py through faultproxy.py). */
+static void cut_answer(void *ctx, const struct httpstub_request *req, int fd)
+{
+	const char *raw = ctx;
+	ssize_t n;
+
+	(void)req;
+	n = write(fd, raw, strlen(raw));
+	(void)n; /* the test sees what arrived */
+}
+
+static void test_cut_headers(void)
+{
+	char *hosts[] = { "127.0.0.1" };
+	char url[64], cut302[] = "HTTP/1.1 302 Found\r\nContent-Length: 0\r\nLoca";
+	struct download_client *client = download_client_new(NULL);
+	struct download_api_request api = { .what = "the stub", .method = "GET", .url = url };
+	struct download_api_response resp;
+	struct download_result out;
+	struct httpstub srv;
+	struct result res;
+	int calls = 0;
+	struct download_request req = { .url = url, .expected_total = 10, .hosts = hosts,
+					.n_hosts = 1, .allow_http = true, .sink = never_sink,
+					.sink_ctx = &calls };
+
+	if (!ok(client && httpstub_start(&srv, cut_answer, cut302) == 0, "stub server starts")) {
+		download_client_free(client);
+		return;
+	}
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/rec/x", srv.port);
+	is_int(download_run(client, &req, &out), OUTCOME_RETRY,
+	       "a redirect cut before its Location: retry, not give up");
+	ok(strstr(out.res.why, "cut short") != NULL, "... and the reason says so");
+	tap_diag(out.res.why);
+	is_int(download_api_call(client, &api, &resp, &res), OUTCOME_RETRY,
+	       "an API answer cut in its headers: retry");
+	free(resp.body);
+	httpstub_stop(&srv);
+	download_client_free(client);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	setenv("NO_PROXY", "127.0.0.1,localhost", 1); /* the stub is on loopback */
 	test_hosts();
 	test_odd_patterns();
 	test_urls();
@@ -320,6 +365,7 @@ int main(void)
 	test_display();
 	test_status_text();
 	test_run_refusals();
+	test_cut_headers();
 	curl_global_cleanup();
 	return done_testing();
 }

@@ -29,6 +29,7 @@ struct stub {
 	const char *headers;
 	const char *body;
 	int delay_ms;
+	const char *raw;       /* when set: these bytes instead of an answer */
 	/* the last request, and whether its signature and hash held */
 	char method[16], target[2048];
 	char *req_headers, *req_body;
@@ -136,7 +137,7 @@ static void stub_handler(void *ctx, const struct httpstub_request *req, int fd)
 	unsigned char d[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1], sent[128];
 	int status, delay;
-	const char *headers, *body;
+	const char *headers, *body, *raw;
 
 	crypto_sha256(req->body, req->body_len, d);
 	crypto_hex(d, sizeof d, hex);
@@ -158,6 +159,7 @@ static void stub_handler(void *ctx, const struct httpstub_request *req, int fd)
 	headers = st->headers;
 	body = st->body ? st->body : "";
 	delay = st->delay_ms;
+	raw = st->raw;
 	/* the second ListParts page */
 	if (strstr(req->target, "part-number-marker=2"))
 		body = "<ListPartsResult><IsTruncated>false</IsTruncated><Part><PartNumber>3"
@@ -166,7 +168,42 @@ static void stub_handler(void *ctx, const struct httpstub_request *req, int fd)
 	pthread_mutex_unlock(&st->lock);
 	if (delay)
 		usleep((useconds_t)delay * 1000);
+	if (raw) {
+		ssize_t n = write(fd, raw, strlen(raw));
+
+		(void)n; /* the test sees what arrived */
+		return;
+	}
 	httpstub_reply(fd, status, headers, body, strcmp(req->method, "HEAD") ? strlen(body) : 0);
+}
+
+/* Answers cut inside their headers by a closed connection, which curl
+ * reports as success (found by tests/soak/soak.py through faultproxy.py). */
+static void test_cut_headers(struct stub *st, struct s3_client *c)
+{
+	struct s3_object obj;
+	char etag[S3_ETAG_MAX];
+	struct result r;
+
+	pthread_mutex_lock(&st->lock);
+	st->raw = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"e1\"\r\nx-amz-meta-zoo";
+	pthread_mutex_unlock(&st->lock);
+	ok(s3_head(c, "k.mp4", &obj, &r) == OUTCOME_RETRY && strstr(r.why, "cut short"),
+	   "a HEAD answer cut before our metadata: retry (not another file's object)");
+	tap_diag(r.why);
+	pthread_mutex_lock(&st->lock);
+	st->raw = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETa";
+	pthread_mutex_unlock(&st->lock);
+	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_RETRY && strstr(r.why, "cut short"),
+	   "a PUT answer cut in its headers: retry");
+	pthread_mutex_lock(&st->lock);
+	st->raw = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: \"e2\"\r\n\r\n";
+	pthread_mutex_unlock(&st->lock);
+	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_DONE && strcmp(etag, "e2") == 0,
+	   "the same answer whole, then closed: done");
+	pthread_mutex_lock(&st->lock);
+	st->raw = NULL;
+	pthread_mutex_unlock(&st->lock);
 }
 
 static void answer(struct stub *st, int status, const char *headers, const char *body)
@@ -624,6 +661,7 @@ int main(void)
 		test_put_and_head(&st, c);
 		test_multipart(&st, c);
 		test_errors(&st, c);
+		test_cut_headers(&st, c);
 		test_stop(&st, c, &stop_flag);
 	}
 	s3_client_free(c);

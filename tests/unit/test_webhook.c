@@ -651,6 +651,49 @@ static void test_selection(void)
 	cfg_default();
 }
 
+/* ---- resource limits ------------------------------------------------------- */
+
+/* An event listing n MP4 files with distinct ids (and one key for all, so the
+ * collision rules run for each): malloc'd. */
+static char *event_with_files(size_t n)
+{
+	size_t cap = sizeof EV_HEAD EV_TAIL + n * 96, used = 0;
+	char *body = malloc(cap);
+
+	if (!body)
+		abort();
+	used += (size_t)snprintf(body, cap, "%s", EV_HEAD);
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(body + used, cap - used,
+					 "%s{\"id\":\"f%zu\",\"file_type\":\"MP4\","
+					 "\"download_url\":\"https://zoom.us/x\"}",
+					 i ? "," : "", i);
+	snprintf(body + used, cap - used, "%s", EV_TAIL);
+	return body;
+}
+
+static void test_file_limit(void)
+{
+	struct webhook_reply r;
+	char *body;
+
+	cfg_default();
+	body = event_with_files(WEBHOOK_MAX_FILES);
+	post(body, &r);
+	is_int(r.status, 200, "an event with WEBHOOK_MAX_FILES files: 200");
+	is_int((int)r.n_jobs, WEBHOOK_MAX_FILES, "... and every file spooled");
+	webhook_reply_free(&r);
+	free(body);
+
+	body = event_with_files(WEBHOOK_MAX_FILES + 1);
+	post(body, &r);
+	is_int(r.status, 400, "one file more: 400");
+	is_int((int)r.n_jobs, 0, "... and nothing to spool");
+	ok(strstr(r.note, "over the limit of 1000") != NULL, "the note says why");
+	webhook_reply_free(&r);
+	free(body);
+}
+
 /* ---- keys ------------------------------------------------------------------ */
 
 static void test_keys(void)
@@ -745,6 +788,7 @@ int main(void)
 	test_seed_config_file();
 	test_selection();
 	test_keys();
+	test_file_limit();
 	is_int(secret_leaks, 0, "no answer, note or job ever holds the secret");
 	cfg_default();
 	return done_testing();

@@ -1434,3 +1434,43 @@ int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *e
 		rc = -1;
 	return rc;
 }
+
+#define KEYLOCK_DIR ".keylocks"
+
+int spool_lock_key(struct spool *sp, const char *key, volatile sig_atomic_t *stop,
+		   bool *waited, char *err, size_t errlen)
+{
+	unsigned char digest[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1], path[sizeof KEYLOCK_DIR + 4];
+	int fd;
+
+	*waited = false;
+	crypto_sha256(key, strlen(key), digest);
+	crypto_hex(digest, sizeof digest, hex);
+	snprintf(path, sizeof path, "%s/%.3s", KEYLOCK_DIR, hex);
+	if (make_dir(sp->dirfd, KEYLOCK_DIR, KEYLOCK_DIR, err, errlen) != 0)
+		return -1;
+	fd = openat(sp->dirfd, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
+	if (fd < 0)
+		return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			fail(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (stop && *stop) {
+			close(fd);
+			return -2;
+		}
+		*waited = true;
+		sleep(1);
+	}
+	return fd;
+}
+
+void spool_unlock_key(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* the only descriptor: closing drops the flock */
+}

@@ -4,6 +4,7 @@
 #ifndef ZOOM2S3_SPOOL_H
 #define ZOOM2S3_SPOOL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -160,5 +161,19 @@ int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void 
  * entry describes. 1 removed, 0 gone or changed, -1 error. */
 int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *err,
 		      size_t errlen);
+
+/* Serialises transfers bound for one S3 key, across the threads and the
+ * processes working on this spool, so two jobs never write the same key at
+ * once (each would see it free, and the second would replace the first's
+ * object). The lock is a flock on one of 4096 files in spool_dir/.keylocks
+ * chosen by the key's SHA-256: bounded, and two keys share a file (and
+ * wait for each other) only by a 1-in-4096 chance. Waits while another
+ * holder has it, checking stop each second. Returns the descriptor that
+ * holds the lock (close it with spool_unlock_key), -2 when stop was set
+ * while waiting, -1 with err on an error. *waited tells whether it had to
+ * wait. */
+int spool_lock_key(struct spool *sp, const char *key, volatile sig_atomic_t *stop,
+		   bool *waited, char *err, size_t errlen);
+void spool_unlock_key(int fd);
 
 #endif

@@ -1,7 +1,6 @@
 /* One job's transfer: Zoom -> S3, streamed part by part through one buffer
  * of part_size per worker, resumable from the parts the job records.
  * docs/INTERNALS.md ("The spooler's transfer") walks through it. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +27,6 @@ struct transfer_shared {
 	/* The keys that workers are transferring to. Two jobs with the same
 	 * key run one after the other, so the second one's HEAD sees the
 	 * first one's object and moves aside instead of replacing it. */
-	pthread_mutex_t keys_mu;
-	pthread_cond_t keys_cv;
-	char **busy_keys;
-	size_t n_busy, cap_busy;
 };
 
 struct transfer_worker {
@@ -75,8 +70,6 @@ struct transfer_shared *transfer_shared_new(const struct config *cfg, struct spo
 
 	if (!sh)
 		goto nomem;
-	pthread_mutex_init(&sh->keys_mu, NULL);
-	pthread_cond_init(&sh->keys_cv, NULL);
 	sh->cfg = cfg;
 	sh->sp = sp;
 	sh->creds = awscreds_new(cfg);
@@ -96,11 +89,6 @@ void transfer_shared_free(struct transfer_shared *sh)
 		return;
 	awscreds_free(sh->creds);
 	zoomauth_free(sh->auth);
-	for (size_t i = 0; i < sh->n_busy; i++)
-		free(sh->busy_keys[i]);
-	free(sh->busy_keys);
-	pthread_cond_destroy(&sh->keys_cv);
-	pthread_mutex_destroy(&sh->keys_mu);
 	free(sh);
 }
 
@@ -456,24 +444,44 @@ static uint64_t reconcile_parts(struct job *job, const struct s3_part *held, siz
 	return bytes;
 }
 
-/* Aborts uploads left open for this key by a run that died between
- * creating one and recording it: no upload is ever left behind. */
-static void abort_orphans(struct transfer_worker *w, const struct tjob *tj)
+/* The last S3 call failed for a reason that passes (no answer, 5xx, 429,
+ * 408), not a refusal. */
+static bool s3_failure_passes(const struct s3_client *s3)
+{
+	long status = s3_last_status(s3);
+
+	return status == 0 || status >= 500 || status == 429 || status == 408;
+}
+
+/* Aborts uploads left open for this key by a run that died, or lost S3's
+ * answer, between creating one and recording it: no upload is ever left
+ * behind. Once the job records a new upload nobody looks for the orphan
+ * again, so a failure that passes is a retry of the job; a refusal (no
+ * s3:ListBucketMultipartUploads or s3:AbortMultipartUpload permission) is
+ * logged and the transfer goes on. */
+static enum outcome abort_orphans(struct transfer_worker *w, const struct tjob *tj,
+				  struct result *r)
 {
 	struct s3_upload *ups = NULL;
 	size_t n = 0;
-	struct result r;
+	enum outcome o = OUTCOME_DONE;
 
-	if (s3_mpu_list_uploads(w->s3, tj->key, &ups, &n, &r) != OUTCOME_DONE) {
+	if (s3_mpu_list_uploads(w->s3, tj->key, &ups, &n, r) != OUTCOME_DONE) {
 		log_event(LOG_WARNING, "transfer.list_uploads_failed", "job=%s error=\"%s\"",
-			  tj->claim->name, r.why);
-		return;
+			  tj->claim->name, r->why);
+		return s3_failure_passes(w->s3) ? r->kind : OUTCOME_DONE;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (s3_mpu_abort(w->s3, tj->key, ups[i].upload_id, &r) == OUTCOME_DONE)
+	for (size_t i = 0; i < n && o == OUTCOME_DONE; i++) {
+		if (s3_mpu_abort(w->s3, tj->key, ups[i].upload_id, r) == OUTCOME_DONE)
 			log_event(LOG_NOTICE, "transfer.orphan_aborted", "job=%s", tj->claim->name);
+		else if (s3_failure_passes(w->s3))
+			o = r->kind;
+		else
+			log_event(LOG_WARNING, "transfer.orphan_abort_failed", "job=%s error=\"%s\"",
+				  tj->claim->name, r->why);
 	}
 	free(ups);
+	return o;
 }
 
 /* Opens (or reopens) the job's multipart upload; sets the resume point. */
@@ -501,7 +509,8 @@ static enum outcome open_upload(struct transfer_worker *w, struct tjob *tj, uint
 		log_event(LOG_NOTICE, "transfer.upload_gone", "job=%s", tj->claim->name);
 		retry_clear_upload_state(job);
 	}
-	abort_orphans(w, tj);
+	if (abort_orphans(w, tj, r) != OUTCOME_DONE)
+		return r->kind;
 	meta_of(tj, &meta);
 	if (s3_mpu_create(w->s3, tj->key, &meta, new_id, r) != OUTCOME_DONE)
 		return r->kind;
@@ -626,85 +635,29 @@ static enum outcome read_job(struct transfer_worker *w, struct claim *c, struct 
 	return OUTCOME_DONE;
 }
 
-static bool key_busy(const struct transfer_shared *sh, const char *key)
-{
-	for (size_t i = 0; i < sh->n_busy; i++)
-		if (strcmp(sh->busy_keys[i], key) == 0)
-			return true;
-	return false;
-}
-
-/* Waits until no other worker of this process transfers to key, then marks
- * it busy; *held is the copy to hand to key_release. (Spoolers in other
- * processes are not seen here.) */
-static enum outcome key_hold(struct transfer_worker *w, const struct tjob *tj, char **held,
+/* Waits until no other transfer, in this process or another on the spool,
+ * writes to the key: two jobs bound for one key must not both find it free.
+ * *held is the lock to hand to spool_unlock_key. */
+static enum outcome key_hold(struct transfer_worker *w, const struct tjob *tj, int *held,
 			     struct result *r)
 {
-	struct transfer_shared *sh = w->sh;
-	enum outcome o = OUTCOME_DONE;
-	bool waited = false;
+	char err[512];
+	bool waited;
 
-	*held = NULL;
-	pthread_mutex_lock(&sh->keys_mu);
-	while (key_busy(sh, tj->key) && !(w->stop && *w->stop)) {
-		struct timespec until;
-
-		if (!waited)
-			log_event(LOG_INFO, "transfer.key_busy", "job=%s waiting=same_key",
-				  tj->claim->name);
-		waited = true;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1; /* to notice a stop */
-		pthread_cond_timedwait(&sh->keys_cv, &sh->keys_mu, &until);
-	}
-	if (w->stop && *w->stop) {
-		o = result_set(r, OUTCOME_RETRY, "stopped");
-		goto out;
-	}
-	if (sh->n_busy == sh->cap_busy) {
-		size_t cap = sh->cap_busy ? sh->cap_busy * 2 : 8;
-		char **keys = realloc(sh->busy_keys, cap * sizeof *keys);
-
-		if (!keys) {
-			o = result_set(r, OUTCOME_RETRY, "out of memory");
-			goto out;
-		}
-		sh->busy_keys = keys;
-		sh->cap_busy = cap;
-	}
-	*held = strdup(tj->key);
-	if (!*held) {
-		o = result_set(r, OUTCOME_RETRY, "out of memory");
-		goto out;
-	}
-	sh->busy_keys[sh->n_busy++] = *held;
-out:
-	pthread_mutex_unlock(&sh->keys_mu);
-	return o;
-}
-
-static void key_release(struct transfer_worker *w, char *held)
-{
-	struct transfer_shared *sh = w->sh;
-
-	if (!held)
-		return;
-	pthread_mutex_lock(&sh->keys_mu);
-	for (size_t i = 0; i < sh->n_busy; i++) {
-		if (sh->busy_keys[i] == held) {
-			sh->busy_keys[i] = sh->busy_keys[--sh->n_busy];
-			break;
-		}
-	}
-	pthread_cond_broadcast(&sh->keys_cv);
-	pthread_mutex_unlock(&sh->keys_mu);
-	free(held);
+	*held = spool_lock_key(w->sh->sp, tj->key, w->stop, &waited, err, sizeof err);
+	if (*held == -2)
+		return result_set(r, OUTCOME_RETRY, "stopped");
+	if (*held < 0)
+		return result_set(r, OUTCOME_RETRY, "%s", err);
+	if (waited)
+		log_event(LOG_INFO, "transfer.key_waited", "job=%s", tj->claim->name);
+	return OUTCOME_DONE;
 }
 
 enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct result *r)
 {
 	struct tjob tj = { 0 };
-	char *held_key = NULL;
+	int held_key = -1;
 	bool done = false;
 
 	atomic_store(&w->progress_bytes, 0);
@@ -728,7 +681,7 @@ enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct res
 	else
 		multipart(w, &tj, r);
 out:
-	key_release(w, held_key);
+	spool_unlock_key(held_key);
 	if (done)
 		result_set(r, OUTCOME_DONE, "already in the bucket");
 	free(tj.url);

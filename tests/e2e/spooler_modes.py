@@ -78,6 +78,36 @@ def case_two_spoolers(tap, rig):
     tap.eq(rig.uploads(), [], "two spoolers: no multipart upload left")
 
 
+def case_same_key_two_processes(tap, rig):
+    """Two jobs bound for one key, run by two spooler processes at once (as
+    overlapping cron runs would): the second waits for the first's key lock,
+    then finds the object and moves aside. Neither object replaces the other."""
+    key = "rec/%s/shared.mp4" % rig.name
+    infos = {}
+    for fid in ("xkey1", "xkey2"):
+        infos[fid] = rig.add_file(fid, PART + 3 * MIB + len(fid))
+        rig.fz.fault(fid, mode="slow", chunk=256 * 1024, delay=0.02)
+    rig.enqueue(rig.job_for(infos["xkey1"], key=key))
+    a = rig.start("--once", "-j", "1")
+    deadline = time.time() + 60
+    while not rig.requests(server="cdn", file_id="xkey1") and time.time() < deadline:
+        time.sleep(0.1)
+    # A --once run took its list at start: job 2 is B's alone.
+    rig.enqueue(rig.job_for(infos["xkey2"], key=key))
+    b = rig.start("--once", "-j", "1")
+    ra, rb = rig.collect(a, timeout=180), rig.collect(b, timeout=180)
+    tap.eq((ra.rc, rb.rc), (0, 0), "same key, two processes: both exit 0") or \
+        tap.diag(ra.tail() + "\n----\n" + rb.tail())
+    keys = {fid: (rig.job("done", fid) or {}).get("s3_key") for fid in infos}
+    tap.eq(keys, {"xkey1": key, "xkey2": "rec/%s/shared-xkey2.mp4" % rig.name},
+           "same key, two processes: the first has the key, the second key-{file_id}")
+    for fid, info in infos.items():
+        if keys.get(fid):
+            tap.eq(rig.object_sha256(keys[fid]), (info["sha256"], info["size"]),
+                   "same key, two processes: %s byte-exact under its key" % fid)
+    tap.eq(rig.uploads(), [], "same key, two processes: no multipart upload left")
+
+
 def case_requeue(tap, rig):
     info = rig.add_file("rq", 2 * MIB)
     key = key_of(rig, "rq")
@@ -221,6 +251,7 @@ def case_exit_status(tap, rig):
 def body(tap, rig):
     case_exit_status(tap, rig)
     case_two_spoolers(tap, rig)
+    case_same_key_two_processes(tap, rig)
     case_requeue(tap, rig)
     case_watch(tap, rig)
 

@@ -42,7 +42,8 @@ def parse_args():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--events", type=int, default=0,
-                    help="distinct events per run (default: duration x 5000; the hello ceiling, which spools nothing, cycles through them)")
+                    help="distinct events per run (default: duration x 5000; the hello "
+                    "ceiling, which spools nothing, cycles through them)")
     ap.add_argument("--workdir", default=None, help="where request files go")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--max-procs", type=int, default=0,
@@ -63,10 +64,14 @@ def setup_rig(build):
 
 def write_requests(webrig, path, secret, n, tag):
     """n signed events, one per line: "<ts> <signature> <body>". Each names
-    one recording file with an id of its own."""
+    one recording file with an id of its own. The first line is a filler
+    that spools nothing (wrk_post.lua)."""
     ts = int(time.time())
     ids = []
     with open(path, "w") as f:
+        filler = webrig.body_of({"payload": {"plainToken": "filler"}, "event_ts": ts * 1000,
+                                 "event": "endpoint.url_validation"}).decode()
+        f.write("%d %s %s\n" % (ts, webrig.sign(secret, ts, filler), filler))
         for i in range(n):
             file_id = "bench-%s-%07d" % (tag, i)
             ids.append(file_id)

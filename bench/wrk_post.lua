@@ -3,7 +3,10 @@
 -- Signing in Lua (HMAC-SHA256) is not worth it: bench/responder.py writes
 -- one request per line to the file named after "--":
 --     <x-zm-request-timestamp> <x-zm-signature> <compact JSON body>
--- Each wrk thread takes every T-th line (T threads), so no event is sent
+-- The first line is a filler (an endpoint.url_validation, which spools
+-- nothing), sent only by a thread that has run out of events while wrk
+-- stops it. Of the others each wrk thread takes every T-th line (T
+-- threads), so no event is sent
 -- twice in a run; a thread that has sent all of its lines stops (with
 -- "cycle" after the file name: starts over; for the hello ceiling). done()
 -- prints one line "WRK_RESULT {json}" that the driver parses.
@@ -25,22 +28,32 @@ function init(args)
 	reqs = {}
 	local i = 0
 	for line in io.lines(path) do
-		if i % nthreads == id then
+		if i == 0 or (i - 1) % nthreads == id then
 			local ts, sig, body = line:match("^(%d+) (%S+) (.*)$")
-			reqs[#reqs + 1] = wrk.format("POST", path_url, {
+			local r = wrk.format("POST", path_url, {
 				["Content-Type"] = "application/json; charset=utf-8",
 				["User-Agent"] = "Zoom Marketplace/1.0a",
 				["x-zm-request-timestamp"] = ts,
 				["x-zm-signature"] = sig,
 			}, body)
+			if i == 0 then
+				filler = r
+			else
+				reqs[#reqs + 1] = r
+			end
 		end
 		i = i + 1
 	end
 	nextreq = 1
 	sent = 0
+	exhausted = false
 end
 
 function request()
+	if exhausted then
+		-- wrk may ask again before the stop takes effect.
+		return filler
+	end
 	local r = reqs[nextreq]
 	nextreq = nextreq + 1
 	if nextreq > #reqs then
@@ -48,6 +61,7 @@ function request()
 		-- twice (the ceiling, which spools nothing, starts over instead).
 		nextreq = 1
 		if not cycle then
+			exhausted = true
 			wrk.thread:stop()
 		end
 	end

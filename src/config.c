@@ -163,18 +163,50 @@ static int set_template(struct config *cfg, const struct key_def *k, const char 
 }
 
 #define REGEX_MAX_LEN 512
+/* glibc's regcomp copies what a bound {n,m} repeats m times, so nested
+ * bounds multiply: ((a{1,100}){1,100}){1,100} needs gigabytes. Its memory
+ * grows with this count of expanded atoms (about 3 KB each). */
+#define REGEX_MAX_EXPANSION 10000
+
+/* The ']' that closes the bracket expression opening at p, or NULL. A ']'
+ * first (after an optional '^') is a member, and so is anything in [:...:],
+ * [.....] and [=...=]. */
+static const char *bracket_end(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+			const char *close = p + 2;
+
+			while (*close && !(close[0] == p[1] && close[1] == ']'))
+				close++;
+			if (!*close)
+				return NULL;
+			p = close + 2;
+			continue;
+		}
+		p++;
+	}
+	return *p ? p : NULL;
+}
 
 /* glibc's regcomp needs memory exponential in stacked repetitions ("a*++++",
  * undefined in POSIX anyway): refuse a repetition operator that follows
  * another, outside a bracket expression and not escaped. */
 static bool regex_stacks_repetitions(const char *re)
 {
-	bool after_rep = false, in_bracket = false;
+	bool after_rep = false;
 
 	for (const char *p = re; *p; p++) {
-		if (in_bracket) {
-			if (*p == ']' && p[-1] != '[' && !(p[-1] == '^' && p[-2] == '['))
-				in_bracket = false;
+		if (*p == '[') {
+			p = bracket_end(p);
+			if (!p)
+				return false; /* unterminated: regcomp refuses it */
+			after_rep = false;
 			continue;
 		}
 		if (*p == '\\' && p[1]) {
@@ -190,8 +222,69 @@ static bool regex_stacks_repetitions(const char *re)
 			while (p[1] && *p != '}')
 				p++;
 		}
-		in_bracket = *p == '[';
 		after_rep = rep;
+	}
+	return false;
+}
+
+/* The largest count of a bound "{n}", "{n,}" or "{n,m}" at p, and its end
+ * in *end; 0 when p does not start a bound. */
+static unsigned long bound_count(const char *p, const char **end)
+{
+	unsigned long n = 0, m = 0;
+	bool comma = false, digits = false;
+
+	for (p++; *p >= '0' && *p <= '9'; p++, digits = true)
+		n = n < 1000000 ? n * 10 + (unsigned long)(*p - '0') : n;
+	if (*p == ',') {
+		comma = true;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			m = m < 1000000 ? m * 10 + (unsigned long)(*p - '0') : m;
+	}
+	if (!digits || *p != '}')
+		return 0;
+	*end = p;
+	if (comma && m == 0)
+		return n + 1; /* {n,}: n copies and a starred one */
+	return (m > n ? m : n) ? (m > n ? m : n) : 1;
+}
+
+/* True when regcomp would expand re to more than REGEX_MAX_EXPANSION atoms:
+ * sizes are summed per group, and a bound multiplies the atom or group it
+ * follows. */
+static bool regex_expands_too_much(const char *re)
+{
+	unsigned long size[REGEX_MAX_LEN + 2] = { 0 }, last = 0, count;
+	size_t depth = 0;
+	const char *end;
+
+	for (const char *p = re; *p; p++) {
+		if (*p == '(' && depth < REGEX_MAX_LEN) {
+			size[++depth] = 0;
+			last = 0;
+			continue;
+		}
+		if (*p == ')' && depth > 0) {
+			last = size[depth--] + 1;
+			size[depth] += last;
+		} else if (*p == '{' && (count = bound_count(p, &end)) > 0) {
+			size[depth] += last * (count - 1);
+			last *= count;
+			p = end;
+		} else if (*p == '[') {
+			p = bracket_end(p);
+			if (!p)
+				return false; /* unterminated: regcomp refuses it */
+			last = 1;
+			size[depth]++;
+		} else {
+			if (*p == '\\' && p[1])
+				p++;
+			last = *p == '|' ? 0 : 1;
+			size[depth]++;
+		}
+		if (last > REGEX_MAX_EXPANSION || size[depth] > REGEX_MAX_EXPANSION)
+			return true;
 	}
 	return false;
 }
@@ -210,6 +303,11 @@ static int set_regex(struct config *cfg, const struct key_def *k, const char *va
 	}
 	if (regex_stacks_repetitions(value)) {
 		snprintf(why, whylen, "a repetition (*, +, ?, {n}) directly after another");
+		return -1;
+	}
+	if (regex_expands_too_much(value)) {
+		snprintf(why, whylen, "its bounds ({n,m}) multiply to over %d copies",
+			 REGEX_MAX_EXPANSION);
 		return -1;
 	}
 	rc = regcomp(&re, value, REG_EXTENDED);

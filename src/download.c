@@ -822,7 +822,20 @@ out:
 	return rc;
 }
 
-/* "Authorization: Bearer ..." only for the origin of the first URL. */
+/* A header value made of printable ASCII: curl sends a custom header as it
+ * is, so a CR or LF in a token (from a webhook, an API answer or a hand-edited
+ * job) would add header lines of its own. */
+static bool header_value_ok(const char *value)
+{
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return false;
+	return true;
+}
+
+/* "Authorization: Bearer ..." only for the origin of the first URL, and
+ * only a token a header can carry (else none: Zoom refuses, and a fresh
+ * token is asked for where an app is configured). */
 static int build_headers(const struct download_request *req, const char *url,
 			 struct curl_slist **headers)
 {
@@ -831,7 +844,10 @@ static int build_headers(const struct download_request *req, const char *url,
 	int ret = -1;
 
 	*headers = NULL;
-	if (req->bearer && *req->bearer && same_origin(url, req->url)) {
+	if (req->bearer && *req->bearer && !header_value_ok(req->bearer)) {
+		log_event(LOG_WARNING, "download_token_refused",
+			  "reason=\"the token holds bytes a header cannot carry: not sent\"");
+	} else if (req->bearer && *req->bearer && same_origin(url, req->url)) {
 		if (asprintf(&line, "Authorization: Bearer %s", req->bearer) < 0) {
 			line = NULL;
 			goto out;
@@ -1147,7 +1163,7 @@ static struct curl_slist *api_headers(const struct download_api_request *req)
 			goto fail;
 		list = next;
 	}
-	if (req->authorization) {
+	if (req->authorization && header_value_ok(req->authorization)) {
 		if (asprintf(&line, "Authorization: %s", req->authorization) < 0)
 			goto fail;
 		next = curl_slist_append(list, line);

@@ -22,9 +22,10 @@
 #define QUERY_MAX 4096
 #define KEY_SHOWN 120           /* bytes of a key quoted in a message */
 #define LIST_PAGES_MAX 100      /* guards a server whose markers do not advance */
-/* curl's send buffer for a PUT body (its default is 64 KiB; 2 MiB is the
- * most 7.88 takes): fewer read callbacks, send() calls and polls per part. */
-#define UPLOAD_BUFFER_SIZE (2L * 1024 * 1024)
+/* curl's send buffer for a PUT body (its default is 64 KiB): 8 times fewer
+ * read callbacks, send() calls and polls per part, for 448 KiB more memory
+ * per worker (docs/BENCHMARKS.md). */
+#define UPLOAD_BUFFER_SIZE (512L * 1024)
 
 struct s3_client {
 	const struct config *cfg;

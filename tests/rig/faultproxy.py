@@ -32,6 +32,12 @@ the requests arrive:
 Replaying a seed gives the same sequence of decisions by request number;
 which request gets which decision depends on the order they arrive in.
 
+Rules, for tests that need one fault at one request: a rule names a mode
+and what it matches (route, method, a substring of the path, a substring of
+the query), lets `skip` matching requests pass, then applies to the next
+`count` (default 1; null: every one) and is used up. Rules come before the
+random draw. `frac` (0..1, default 0.5) says where a cut or pause falls.
+
 As a program:
     faultproxy.py --seed 42 --rate 0.1 --control 127.0.0.1:0 \\
         --route s3=127.0.0.1:0,127.0.0.1:7700,s3 \\
@@ -42,7 +48,8 @@ As a program:
 prints "READY seed=S control=P s3=P1 zoom=P2 cdn=P3" and serves until
 SIGTERM. The control port speaks HTTP+JSON: GET /stats, POST /config with
 any of {"rate", "delay_rate", "weights", "stall_seconds", "delay_max"}
-(setting rate 0 also ends the stalls under way). FaultProxyControl(url)
+(setting rate 0 also ends the stalls under way), POST /rules with a list
+of rules (added), DELETE /rules. FaultProxyControl(url)
 wraps it; FaultProxy(...) runs in-process.
 """
 
@@ -267,6 +274,7 @@ class FaultProxy:
         self.threads = []
         self.log = open(log_path, "a", buffering=1) if log_path else None
         self.conns = set()
+        self.rules = []
 
     # -- life cycle --
     def start(self):
@@ -320,6 +328,45 @@ class FaultProxy:
             else:
                 self.release.clear()
 
+    def add_rules(self, rules):
+        with self.lock:
+            for r in rules:
+                r = dict(r)
+                if r.get("mode") not in BREAKING + DELAYS:
+                    raise ValueError("unknown fault mode %r" % r.get("mode"))
+                unknown = set(r) - {"mode", "route", "method", "path", "query", "count",
+                                    "skip", "frac"}
+                if unknown:
+                    raise ValueError("unknown rule fields: %s" % ", ".join(sorted(unknown)))
+                r.setdefault("count", 1)
+                r.setdefault("skip", 0)
+                r["hits"] = 0
+                self.rules.append(r)
+            if self.rules:
+                self.release.clear()
+
+    def clear_rules(self):
+        with self.lock:
+            self.rules = []
+
+    def match_rule(self, route, method, target):
+        """The mode and fraction of the first rule for this request, or
+        None (call with the lock held)."""
+        path, _, query = target.partition("?")
+        for r in self.rules:
+            if r.get("route") not in (None, route.name) or \
+                    r.get("method") not in (None, method) or \
+                    r.get("path", "") not in path or r.get("query", "") not in query:
+                continue
+            if r["skip"] > 0:
+                r["skip"] -= 1
+                continue
+            r["hits"] += 1
+            if r["count"] is not None and r["hits"] >= r["count"]:
+                self.rules.remove(r)
+            return r["mode"], float(r.get("frac", 0.5))
+        return None
+
     def stats(self):
         with self.lock:
             return {"seed": self.seed, "requests": self.requests, "faults": dict(self.counts),
@@ -328,10 +375,11 @@ class FaultProxy:
                     "routes": {k: dict(v) for k, v in self.route_counts.items()},
                     "bytes_up": self.bytes_up, "bytes_down": self.bytes_down,
                     "rate": self.rate, "delay_rate": self.delay_rate,
-                    "weights": dict(self.weights)}
+                    "weights": dict(self.weights),
+                    "rules": [dict(r) for r in self.rules]}
 
     # -- decisions --
-    def decide(self, route):
+    def decide(self, route, method, target):
         """(seq, mode or None, fraction, delay) for the next request."""
         with self.lock:
             self.seq += 1
@@ -342,7 +390,10 @@ class FaultProxy:
             delay = 0.1 + self.rng.random() * max(0.0, self.delay_max - 0.1)
             pick = self.rng.random()
             mode = None
-            if x < self.rate:
+            ruled = self.match_rule(route, method, target)
+            if ruled:
+                mode, frac = ruled
+            elif x < self.rate:
                 modes = [(m, w) for m, w in self.weights.items() if w > 0]
                 total = sum(w for _, w in modes)
                 acc = 0.0
@@ -399,7 +450,7 @@ class FaultProxy:
                 if len(parts) < 3:
                     return
                 method, target = parts[0], parts[1]
-                seq, mode, frac, delay = self.decide(route)
+                seq, mode, frac, delay = self.decide(route, method, target)
                 if mode:
                     self.note(seq, route, method, target, mode)
                 if not self.exchange(route, client, rd, method, target, headers, mode, frac,
@@ -588,12 +639,22 @@ def control_server(proxy, addr):
             n = int(self.headers.get("Content-Length") or 0)
             try:
                 cfg = json.loads(self.rfile.read(n) or b"{}")
-                if self.path != "/config":
+                if self.path == "/config":
+                    proxy.configure(**cfg)
+                elif self.path == "/rules":
+                    proxy.add_rules(cfg)
+                else:
                     raise ValueError("no such path")
-                proxy.configure(**cfg)
-            except (ValueError, TypeError) as e:
+            except (ValueError, TypeError, AttributeError) as e:
                 self.answer(400, {"error": str(e)})
                 return
+            self.answer(200, proxy.stats())
+
+        def do_DELETE(self):
+            if self.path != "/rules":
+                self.answer(404, {"error": "no such path"})
+                return
+            proxy.clear_rules()
             self.answer(200, proxy.stats())
 
     srv = http.server.ThreadingHTTPServer(addr, Handler)
@@ -621,6 +682,13 @@ class FaultProxyControl:
 
     def configure(self, **cfg):
         return self._call("POST", "/config", cfg)
+
+    def rule(self, mode, **match):
+        """One rule: mode, and route/method/path/query/count/skip/frac."""
+        return self._call("POST", "/rules", [dict(match, mode=mode)])
+
+    def clear_rules(self):
+        return self._call("DELETE", "/rules")
 
 
 def start_subprocess(args, state_file, python=None, timeout=20):

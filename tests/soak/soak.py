@@ -77,7 +77,7 @@ TOPIC_RE = r"\[([A-Za-z0-9_]+)\]"
 SANITIZER_MARKS = webrig.SANITIZER_MARKS
 PROFILES = {
     # CI: a few minutes
-    "short": {"events": 40, "kill_every": 3.0, "big_files": 1, "post_seconds": 40,
+    "short": {"events": 100, "kill_every": 3.0, "big_files": 1, "post_seconds": 90,
               "max_chaos_seconds": 240, "stall_weight": 0.0},
     # the issue's numbers
     "full": {"events": 200, "kill_every": 5.0, "big_files": 4, "post_seconds": 240,
@@ -304,7 +304,7 @@ class Soak:
         self.bucket = "soak-%s" % os.urandom(4).hex()
         self.s3.create_bucket(self.bucket)
 
-        fzp, self.fz = fakezoom.start_subprocess(os.path.join(self.root, "fakezoom"))
+        fzp, self.fz = self.start_fakezoom(os.path.join(self.root, "fakezoom"))
         self.track(fzp)
         s3host, s3port = env["S3_ENDPOINT"].split("//", 1)[1].rsplit(":", 1)
         fzhost, fzport = self.fz.base_url.split("//", 1)[1].rsplit(":", 1)
@@ -347,6 +347,23 @@ class Soak:
             f.write("zoom_account_id = fz-account\nzoom_client_id = fz-client-id\n"
                     "zoom_client_secret = fz-client-secret\n")
         os.chmod(self.spooler_conf, 0o600)
+
+    def start_fakezoom(self, state_dir):
+        """fakezoom.start_subprocess, with its stderr (a traceback for each
+        connection the proxy resets) in the logs."""
+        err = open(os.path.join(self.logs, "fakezoom.err"), "wb")
+        try:
+            proc = subprocess.Popen([sys.executable, fakezoom.__file__, "--port", "0",
+                                     "--state-dir", state_dir], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=err)
+        finally:
+            err.close()
+        line = proc.stdout.readline()
+        if not line.startswith(b"READY "):
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("fakezoom did not start: %r" % line)
+        return proc, fakezoom.FakeZoomControl.from_state_dir(state_dir)
 
     def register(self, plan):
         for m in plan.meetings:

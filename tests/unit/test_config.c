@@ -550,6 +550,22 @@ static void test_regex_and_template(void)
 	accepted("spool_dir = /s\ntopic_regex = [*+?]+ \\++ (a*)+\n", CONFIG_ANY, &c,
 		 "a repetition after a bracket, an escape or a group is fine");
 	config_free(&c);
+	/* Found by fuzz_config (tests/fuzz/corpus/fuzz_config/regex-*): "[^" inside
+	 * a bracket expression is no new bracket; the "+++" after it was hidden. */
+	ok(parse("spool_dir = /s\ntopic_regex = [e\\[^] x\\+++++\n", CONFIG_ANY, &c, err,
+		 sizeof err) == -1 && strstr(err, "repetition"),
+	   "stacked repetitions after a bracket holding \"[^\" are refused");
+	ok(parse("spool_dir = /s\ntopic_regex = ((a{1,100}){1,100}){1,100}\n", CONFIG_ANY, &c, err,
+		 sizeof err) == -1 && strstr(err, "t.conf:2:") && strstr(err, "multiply"),
+	   "nested bounds that multiply to a million copies are refused");
+	ok(parse("spool_dir = /s\ntopic_regex = x{1,32767}\n", CONFIG_ANY, &c, err,
+		 sizeof err) == -1, "  ... and so is one bound of 32767");
+	ok(parse("spool_dir = /s\ntopic_regex = (ab|[[:alpha:]]{9}){3,}{2}\n", CONFIG_ANY, &c, err,
+		 sizeof err) == -1, "  ... and a stacked {n,}");
+	accepted("spool_dir = /s\ntopic_regex = ^([A-Z]{2,8})[-_ ]?([0-9]{3,4}){1,2} []a[:digit:]]+ "
+		 "[^]]*\n", CONFIG_ANY, &c, "bounds of a real topic regex, brackets with ']' are fine");
+	ok(regexec(&c.topic_re, "MATH 1010 a]1 x", 0, NULL, 0) == 0, "  ... and it matches");
+	config_free(&c);
 
 	snprintf(want, sizeof want, "t.conf:2: bad value 'a/{nope}.{ext}' for key_template: ");
 	ok(parse("spool_dir = /s\nkey_template = a/{nope}.{ext}\n", CONFIG_ANY, &c, err,

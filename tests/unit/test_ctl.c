@@ -123,6 +123,8 @@ static bool hold(const char *state, const char *name)
 		int fd = open(p, O_RDONLY);
 		char c;
 
+		close(release_pipe[1]); /* else our own copy keeps the pipe open */
+		close(ready_pipe[0]);
 		if (fd < 0 || flock(fd, LOCK_EX) != 0)
 			_exit(1);
 		if (write(ready_pipe[1], "r", 1) != 1 || read(release_pipe[0], &c, 1) < 0)

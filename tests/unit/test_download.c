@@ -353,6 +353,52 @@ static void test_cut_headers(void)
 	download_client_free(client);
 }
 
+/* Keeps the request's header lines; answers 401 as Zoom does to no token. */
+static void keep_headers(void *ctx, const struct httpstub_request *req, int fd)
+{
+	snprintf(ctx, 16384, "%s", req->headers);
+	httpstub_reply(fd, 401, "Content-Type: application/json\r\n", "{\"code\":124}", 12);
+}
+
+static void test_header_injection(void)
+{
+	static char seen[16384];
+	char *hosts[] = { "127.0.0.1" };
+	char url[64];
+	struct download_client *client = download_client_new(NULL);
+	struct download_api_request api = { .what = "the stub", .method = "GET", .url = url,
+					    .authorization = "Bearer a\nX-Injected: api" };
+	struct download_api_response resp;
+	struct download_result out;
+	struct httpstub srv;
+	struct result res;
+	int calls = 0;
+	struct download_request req = { .url = url, .bearer = "tok\r\nX-Injected: yes",
+					.expected_total = 10, .hosts = hosts, .n_hosts = 1,
+					.allow_http = true, .sink = never_sink, .sink_ctx = &calls };
+
+	if (!ok(client && httpstub_start(&srv, keep_headers, seen) == 0, "stub server starts")) {
+		download_client_free(client);
+		return;
+	}
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/rec/x", srv.port);
+	download_run(client, &req, &out);
+	ok(!strstr(seen, "X-Injected") && !strstr(seen, "Authorization"),
+	   "a download token with CR LF adds no header line and is not sent");
+	ok(out.auth_refused, "... Zoom's refusal then asks for a fresh token");
+	seen[0] = '\0';
+	download_api_call(client, &api, &resp, &res);
+	free(resp.body);
+	ok(seen[0] && !strstr(seen, "X-Injected") && !strstr(seen, "Authorization"),
+	   "an API Authorization value with LF is not sent either");
+	req.bearer = "good-token_1.2~x";
+	download_run(client, &req, &out);
+	ok(strstr(seen, "Authorization: Bearer good-token_1.2~x") != NULL,
+	   "a plain token is sent as Bearer");
+	httpstub_stop(&srv);
+	download_client_free(client);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -366,6 +412,7 @@ int main(void)
 	test_status_text();
 	test_run_refusals();
 	test_cut_headers();
+	test_header_injection();
 	curl_global_cleanup();
 	return done_testing();
 }

@@ -36,6 +36,16 @@
 #define spool_clean_tmp fb_spool_clean_tmp
 #define spool_write_private fb_spool_write_private
 #define spool_read_private fb_spool_read_private
+#define spool_open_inspect fb_spool_open_inspect
+#define spool_stat fb_spool_stat
+#define spool_list_entries fb_spool_list_entries
+#define spool_read fb_spool_read
+#define spool_cur_held fb_spool_cur_held
+#define spool_requeue fb_spool_requeue
+#define spool_edit_new fb_spool_edit_new
+#define spool_remove_done fb_spool_remove_done
+#define spool_lock_key fb_spool_lock_key
+#define spool_unlock_key fb_spool_unlock_key
 /* spool.h's prototypes, under the new names (its guard keeps it out now) */
 const char *spool_state_dir(enum spool_state st);
 int spool_open(struct spool *sp, const char *dir, bool create, char *err, size_t errlen);
@@ -54,6 +64,22 @@ void spool_release(struct claim *c);
 int spool_clean_tmp(struct spool *sp, time_t now, long max_age);
 int spool_write_private(struct spool *sp, const char *name, const char *data, size_t len);
 long spool_read_private(struct spool *sp, const char *name, char *buf, size_t size);
+int spool_open_inspect(struct spool *sp, const char *dir, char *err, size_t errlen);
+int spool_stat(struct spool *sp, const char *what, struct stat *out);
+int spool_list_entries(struct spool *sp, enum spool_state st, struct spool_entry **entries,
+		       size_t *n);
+int spool_read(struct spool *sp, enum spool_state st, const char *name, struct job **job,
+	       struct spool_entry *entry, char *err, size_t errlen);
+int spool_cur_held(struct spool *sp, const char *name);
+int spool_requeue(struct spool *sp, enum spool_state from, const struct spool_entry *entry,
+		  const struct job *job, char *err, size_t errlen);
+int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
+		   char *err, size_t errlen);
+int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *err,
+		      size_t errlen);
+int spool_lock_key(struct spool *sp, const char *key, volatile sig_atomic_t *stop,
+		   bool *waited, char *err, size_t errlen);
+void spool_unlock_key(int fd);
 #include "spool.c"
 #undef spool_state_dir
 #undef spool_open
@@ -70,6 +96,16 @@ long spool_read_private(struct spool *sp, const char *name, char *buf, size_t si
 #undef spool_clean_tmp
 #undef spool_write_private
 #undef spool_read_private
+#undef spool_open_inspect
+#undef spool_stat
+#undef spool_list_entries
+#undef spool_read
+#undef spool_cur_held
+#undef spool_requeue
+#undef spool_edit_new
+#undef spool_remove_done
+#undef spool_lock_key
+#undef spool_unlock_key
 
 /* The functions whose behaviour depends on the rename path. */
 struct ops {

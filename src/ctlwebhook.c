@@ -159,17 +159,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
-/* POSTs body signed with the secret, as Zoom does. 0 when an answer came. */
-static int post_signed(const char *url, const char *secret, const char *body, struct answer *a)
+/* Zoom's headers for body, signed now with secret. NULL when out of memory. */
+static struct curl_slist *zoom_headers(const char *secret, const char *body)
 {
 	char ts[32], sig[CTLWEBHOOK_SIG_LEN + 1], h_ts[64], h_sig[96];
 	struct curl_slist *hdrs = NULL, *more;
-	const char *ca = getenv("CURL_CA_BUNDLE");
-	struct timespec t0, t1;
-	CURL *h = curl_easy_init();
-	int rc = -1;
 
-	memset(a, 0, sizeof *a);
 	snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
 	ctlwebhook_sign(secret, ts, body, strlen(body), sig);
 	snprintf(h_ts, sizeof h_ts, "x-zm-request-timestamp: %s", ts);
@@ -178,12 +173,20 @@ static int post_signed(const char *url, const char *secret, const char *body, st
 				"User-Agent: zoom2s3ctl test-webhook" };
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
 		more = curl_slist_append(hdrs, lines[i]);
-		if (!more)
-			goto out;
+		if (!more) {
+			curl_slist_free_all(hdrs);
+			return NULL;
+		}
 		hdrs = more;
 	}
-	if (!h)
-		goto out;
+	return hdrs;
+}
+
+static void set_options(CURL *h, const char *url, struct curl_slist *hdrs, const char *body,
+			struct answer *a)
+{
+	const char *ca = getenv("CURL_CA_BUNDLE");
+
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -200,8 +203,25 @@ static int post_signed(const char *url, const char *secret, const char *body, st
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
 	if (ca && *ca)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+}
+
+/* POSTs body signed with the secret, as Zoom does. 0 when an answer came. */
+static int post_signed(const char *url, const char *secret, const char *body, struct answer *a)
+{
+	struct curl_slist *hdrs = zoom_headers(secret, body);
+	struct timespec t0, t1;
+	CURL *h = curl_easy_init();
+	CURLcode cc;
+	int rc = -1;
+
+	memset(a, 0, sizeof *a);
+	if (!hdrs || !h) {
+		snprintf(a->error, sizeof a->error, "out of memory");
+		goto out;
+	}
+	set_options(h, url, hdrs, body, a);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CURLcode cc = curl_easy_perform(h);
+	cc = curl_easy_perform(h);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	a->ms = (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	if (cc != CURLE_OK) {

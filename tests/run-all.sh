@@ -6,7 +6,9 @@
 #     lighttpd, Apache, Ceph RGW, the stand-in Zoom);
 #  2. a clang build with -Werror runs the unit tests;
 #  3. `make distcheck` (the tarball builds and its unit tests pass);
-#  4. each libFuzzer target runs for a short, bounded time.
+#  4. each libFuzzer target runs for a short, bounded time;
+#  and, after step 1, the Debian package is built, installed, run through
+#  the demo and purged (tests/debian_package.sh).
 # Set FUZZ_SECONDS to fuzz longer (default 20 per target).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +40,9 @@ rm -rf build/asan && mkdir -p build/asan
 (cd build/asan && "$top/configure" -q CC=gcc --enable-sanitizers &&
 	make -j"$jobs" >/dev/null && make -j"$jobs" check) || status=1
 [ $status -eq 0 ] || cat build/asan/test-suite.log 2>/dev/null | tail -200
+
+step "Debian package: build, install, the demo against it, purge"
+sh tests/debian_package.sh || status=1
 
 step "clang -Werror: unit tests"
 rm -rf build/clang && mkdir -p build/clang

@@ -317,6 +317,7 @@ def round_(tap, rng, label, use_mount):
             os.unlink(os.path.join(ws.spool, "new", job_name("warm-%s" % label)))
             burst(tap, ws, srv, rng, label, mounted)
             webrig.case_no_secret(tap, srv)
+        webrig.case_after_stop(tap, srv)
     except Exception:
         import traceback
         tap.ok(False, "%s: ran to its end" % label, traceback.format_exc())

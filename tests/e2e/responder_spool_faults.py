@@ -159,6 +159,7 @@ def faults_on(tap, kind):
                 if tap.failed > failed:
                     srv.print_logs()
             webrig.case_no_secret(tap, srv)
+        webrig.case_after_stop(tap, srv)
     except Exception:
         import traceback
         tap.ok(False, "%s: spool faults ran to their end" % kind, traceback.format_exc())

@@ -365,6 +365,25 @@ def reap_orphans():
             pass
 
 
+def wait_group(pgid, timeout):
+    """Waits until no live (non-zombie) process is left in group pgid."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                with open(stat) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                alive = True
+                break
+        if not alive:
+            return
+        time.sleep(0.05)
+
+
 def kill_strays(cgibin):
     """Responders we started (found by their binary in our temp dir) that
     outlived their server: ended by pid."""
@@ -482,7 +501,11 @@ class Server:
                     pass
                 p.wait(timeout=5)
             else:
-                # Children left in the session (a stray backend) go too.
+                # The responders got SIGTERM too and exit normally: give
+                # them the time of a sanitizer build's leak check, whose
+                # report goes to the server's log. Then children left in
+                # the session (a stray backend) go.
+                wait_group(p.pid, 10)
                 try:
                     os.killpg(p.pid, signal.SIGKILL)
                 except OSError:
@@ -1218,6 +1241,15 @@ def case_no_secret(tap, srv):
     tap.eq(found, [], "no sanitizer report in the server's logs")
 
 
+def case_after_stop(tap, srv):
+    """Once the server stopped: the responders exited (SIGTERM lets a
+    FastCGI responder return from main), and a sanitizer build checked for
+    leaks on the way out; its report is in the server's log."""
+    found = sanitizer_findings(srv)
+    tap.eq(found[:20], [], "%s: no sanitizer report after the server stopped (leak checks at "
+           "exit)" % srv.name)
+
+
 def fcgi_send_and_leave(sock_path, params, body):
     """A FastCGI client that sends a whole request and hangs up before the
     answer: the responder then writes to a closed socket (EPIPE/SIGPIPE)."""
@@ -1286,6 +1318,7 @@ def run_server_suite(tap, kind, cases=ANSWER_TABLE):
                 if tap.failed > failed:
                     srv.print_logs()
             case_no_secret(tap, srv)
+        case_after_stop(tap, srv)
     except Exception:
         tap.ok(False, "%s: server ran" % kind, traceback.format_exc())
         if srv:

@@ -77,8 +77,8 @@ static void test_ignored(void)
 	static const char *const configs[] = {
 		"spool_dir = /s\nwebhook_secret_token = s3cretToken\n",
 		"spool_dir = /s\nwebhook_secret_token = s3cretToken\ntopic_regex = \\[([A-Za-z0-9_]+)\\]\n",
-		"spool_dir = /s\nwebhook_secret_token = s3cretToken\ntopic_regex = .*\n"
-		"file_types = MP4, M4A, TRANSCRIPT, CHAT, CC, TIMELINE, ZOOM2S3CTL_TEST\n",
+		("spool_dir = /s\nwebhook_secret_token = s3cretToken\ntopic_regex = .*\n"
+		 "file_types = MP4, M4A, TRANSCRIPT, CHAT, CC, TIMELINE, ZOOM2S3CTL_TEST\n"),
 		"spool_dir = /s\nwebhook_secret_token = s3cretToken\ntopic_regex = ^zoom2s3ctl\n",
 	};
 	struct config cfg;

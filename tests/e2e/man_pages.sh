@@ -1,0 +1,63 @@
+#!/bin/sh
+# The four man pages, as make built them (install paths filled in): each
+# renders with `man --warnings -l` without a single warning, has its NAME
+# and SYNOPSIS or DESCRIPTION, keeps no @placeholder@, and every page that
+# SEE ALSO names is one of ours or a system page that exists.
+set -u
+b=${top_builddir:-.}
+pages="zoom2s3.fcgi.8 zoom2s3-spooler.8 zoom2s3ctl.8 zoom2s3.conf.5"
+
+skip() {
+	if [ "${ZOOM2S3_REQUIRE_ALL:-}" = 1 ]; then
+		echo "1..1"; echo "not ok 1 - $1 (ZOOM2S3_REQUIRE_ALL=1)"; exit 1
+	fi
+	echo "1..0 # SKIP $1"; exit 0
+}
+command -v man >/dev/null 2>&1 || skip "man is not installed (apt-get install man-db groff-base)"
+command -v groff >/dev/null 2>&1 || skip "groff is not installed (apt-get install groff-base)"
+
+n=0
+fails=0
+ok() { # cond-status name [diag]
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		fails=$((fails + 1))
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
+	fi
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for p in $pages; do
+	f="$b/docs/man/$p"
+	if [ ! -f "$f" ]; then
+		ok 1 "$p is built" "$f is missing"
+		continue
+	fi
+	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	[ $rc -eq 0 ] && [ ! -s "$tmp/err" ]
+	ok $? "$p renders with man --warnings -l, no warning" "$(cat "$tmp/err")"
+	grep -q '^NAME' "$tmp/out" && grep -Eq '^(SYNOPSIS|DESCRIPTION)' "$tmp/out"
+	ok $? "$p has NAME and SYNOPSIS/DESCRIPTION"
+	grep -n '@[a-zA-Z_]*@' "$f" >"$tmp/ph"
+	[ ! -s "$tmp/ph" ]
+	ok $? "$p keeps no @placeholder@" "$(cat "$tmp/ph")"
+	# SEE ALSO: name(section) references
+	missing=""
+	LC_ALL=C MANWIDTH=80 man -l "$f" >"$tmp/ascii" 2>/dev/null
+	for ref in $(awk '/^SEE ALSO/ {on = 1; next} on && /^$/ {exit} on' "$tmp/ascii" |
+		grep -o '[a-z0-9.-][a-z0-9.-]*([0-9])'); do
+		name=${ref%(*}
+		sec=$(echo "$ref" | sed 's/.*(\(.\))/\1/')
+		[ -f "$b/docs/man/$name.$sec" ] && continue
+		man -w "$sec" "$name" >/dev/null 2>&1 || missing="$missing $ref"
+	done
+	[ -z "$missing" ]
+	ok $? "$p: every page SEE ALSO names exists" "missing:$missing"
+done
+echo "1..$n"
+[ $fails -eq 0 ]

@@ -67,7 +67,7 @@ status=0
 if [ -z "$only" ] || [ "$only" = responder ]; then
 	echo "==== responder: zoom2s3.fcgi vs hello_fcgi under lighttpd, wrk"
 	if [ $smoke = yes ]; then
-		set -- --runs 1 --duration 2 --events 4000
+		set -- --runs 1 --duration 2
 	else
 		set -- --runs "$runs" --duration "$duration"
 	fi

@@ -69,6 +69,9 @@ def parse_args():
     ap.add_argument("--rgw-port", type=int, default=7600)
     ap.add_argument("--keep-rgw", action="store_true", help="leave the RGW running")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--alt-spooler", default=None,
+                    help="another zoom2s3-spooler binary (an A/B of a change): runs as tool "
+                    "zoom2s3-alt, in turn with the others")
     return ap.parse_args()
 
 
@@ -338,16 +341,17 @@ class Bench:
         url = self.web.url(name)
         tag = "%s-%d-%d" % (tool, rnd, self.seq)
         tmpdir = None
-        if tool == "zoom2s3":
+        if tool in ("zoom2s3", "zoom2s3-alt"):
             tmpdir, spool, conf = self.spool_for([(url, key, size)], tag)
-            argv = [self.spooler, "-c", conf, "--once"]
+            argv = [self.spooler if tool == "zoom2s3" else self.args.alt_spooler, "-c", conf,
+                    "--once"]
             env = self.base_env()
         else:
             argv, env = self.command(tool, url, key)
         res = self.timed(argv, env, tag)
         res.update(tool=tool, round=rnd, key=key)
         ok, why = res["rc"] == 0, "exit status %d" % res["rc"]
-        if ok and tool == "zoom2s3" and os.listdir(os.path.join(spool, "done")) == []:
+        if ok and tmpdir and os.listdir(os.path.join(spool, "done")) == []:
             ok, why = False, "the job is not in done/"
         if ok and tool != "floor":
             ok, why = self.verify(key, sha, size)
@@ -453,11 +457,13 @@ def targets(summ, part_size, jsumm):
 def main():
     args = parse_args()
     tools = [t for t in args.tools.split(",") if t]
+    if args.alt_spooler:
+        tools.insert(tools.index("zoom2s3") + 1 if "zoom2s3" in tools else 0, "zoom2s3-alt")
     for t in tools:
-        if t not in TOOLS:
+        if t not in TOOLS + ("zoom2s3-alt",):
             log("spooler bench: unknown tool %s" % t)
             return 2
-    need = {"floor": ["curl"], "zoom2s3": [], "rclone": ["rclone"],
+    need = {"floor": ["curl"], "zoom2s3": [], "zoom2s3-alt": [], "rclone": ["rclone"],
             "aws": ["curl", "/usr/bin/aws"], "curl-mpu": ["curl", "dd"]}
     for t in tools:
         for prog in need[t] + ["lighttpd", "/usr/bin/time"]:
@@ -507,7 +513,7 @@ def main():
                     "  verified=%s%s" % (rnd, tool, r["wall"], r["cpu"], r["rss_mib"],
                                          r["rgw_cpu"], r["verified"],
                                          "  (transfer %.1f s)" % r["transfer_s"]
-                                         if tool == "zoom2s3" else ""))
+                                         if tool.startswith("zoom2s3") else ""))
         if "zoom2s3" in tools and jfiles:
             for rnd in range(1, args.runs + 1):
                 for j in (1, 4):

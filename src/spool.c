@@ -449,7 +449,21 @@ static int link_new_jobs(struct spool *sp, struct pending *pend, size_t n, size_
 		pend[i].linked = true;
 		(*count)++;
 	}
-	return fsync_state_dir(sp, SPOOL_NEW, err, errlen);
+	return 0;
+}
+
+/* True when new/<name> is still the file this call linked from tmp/ (a
+ * spooler may have claimed it, or even put it back, since). */
+static bool still_ours(struct spool *sp, const struct pending *p)
+{
+	char tmp[REL_PATH_MAX], path[REL_PATH_MAX];
+	struct stat a, b;
+
+	return rel_path(tmp, sizeof tmp, SPOOL_TMP, p->tmp) == 0 &&
+	       rel_path(path, sizeof path, SPOOL_NEW, p->name) == 0 &&
+	       fstatat(sp->dirfd, tmp, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       fstatat(sp->dirfd, path, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
 }
 
 /* Under the .lock, after a failure: takes back what this call put in new/. */
@@ -459,7 +473,8 @@ static void unlink_new_jobs(struct spool *sp, struct pending *pend, size_t n)
 	bool any = false;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!pend[i].linked || rel_path(path, sizeof path, SPOOL_NEW, pend[i].name) != 0)
+		if (!pend[i].linked || !still_ours(sp, &pend[i]) ||
+		    rel_path(path, sizeof path, SPOOL_NEW, pend[i].name) != 0)
 			continue;
 		if (unlinkat(sp->dirfd, path, 0) != 0 && errno != ENOENT)
 			log_event(LOG_ERR, "spool_rollback_failed", "file=%s error=%s", path,
@@ -497,6 +512,17 @@ int spool_enqueue(struct spool *sp, struct job *const *jobs, size_t n, size_t *n
 		goto out;
 	if (link_new_jobs(sp, pend, n, &count, err, errlen) != 0) {
 		unlink_new_jobs(sp, pend, n);
+		goto out;
+	}
+	/* The fsync that makes the links durable needs no lock: outside it,
+	 * the fsyncs of concurrent requests overlap instead of queueing. */
+	unlock_spool(&lockfd);
+	if (count > 0 && fsync_state_dir(sp, SPOOL_NEW, err, errlen) != 0) {
+		char why[256];
+
+		lockfd = lock_spool(sp, why, sizeof why);
+		if (lockfd >= 0)
+			unlink_new_jobs(sp, pend, n);
 		goto out;
 	}
 	rc = 0;

@@ -120,7 +120,7 @@ static int queue_push(struct queue *q, enum spool_state from, const char *name)
 	snprintf(q->items[q->len].name, SPOOL_NAME_MAX, "%s", name);
 	q->len++;
 	snprintf(q->known[q->nknown++], SPOOL_NAME_MAX, "%s", name);
-	pthread_cond_signal(&q->cv);
+	pthread_cond_broadcast(&q->cv);
 out:
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -172,12 +172,23 @@ static void queue_close(struct queue *q)
 	pthread_mutex_unlock(&q->mu);
 }
 
-/* True when nothing is queued and no worker holds a job. */
-static bool queue_idle(struct queue *q)
+/* Waits up to ms for the queue to empty and every worker to finish its job
+ * (queue_forget wakes it); true when that is so. */
+static bool queue_wait_idle(struct queue *q, long ms)
 {
+	struct timespec until;
 	bool idle;
 
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&q->mu);
+	if (q->len != 0 || q->nknown != 0)
+		pthread_cond_timedwait(&q->cv, &q->mu, &until);
 	idle = q->len == 0 && q->nknown == 0;
 	pthread_mutex_unlock(&q->mu);
 	return idle;
@@ -503,10 +514,9 @@ static int once_loop(struct spooler *s, struct worker *workers, bool live)
 	if (spool_clean_tmp(&s->sp, time(NULL), TMP_MAX_AGE) < 0 || scan_all(s) != 0)
 		rc = -1;
 	queue_close(&s->q);
-	while (!queue_idle(&s->q) && !stop_requested) {
+	while (!queue_wait_idle(&s->q, 1000) && !stop_requested) {
 		if (live)
 			show_progress(workers, s->nworkers);
-		sleep(1);
 	}
 	return rc;
 }

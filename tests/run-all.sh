@@ -24,7 +24,7 @@ autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
 rgwdir="$top/build/rgw"
 ZOOM2S3_RGW_DIR="$rgwdir"
 export ZOOM2S3_RGW_DIR
-trap 'sh "$top/tests/rig/rgw.sh" stop "$rgwdir" >/dev/null 2>&1 || true' EXIT
+trap 'bash "$top/tests/rig/rgw.sh" stop "$rgwdir" >/dev/null 2>&1 || true' EXIT
 
 step() { printf '\n==== %s\n' "$*"; }
 summarise() { # dir: prints "N passed, N failed" over the .trs files below dir
@@ -35,6 +35,11 @@ summarise() { # dir: prints "N passed, N failed" over the .trs files below dir
 }
 
 status=0
+# One Ceph RGW for every test of the run, started here so that no test
+# process owns its daemons; it lives until the EXIT trap stops it.
+step "a local Ceph RGW for the tests"
+RGW_LINGER=-1 bash tests/rig/rgw.sh start "$rgwdir" || status=1
+
 step "gcc + ASan/UBSan: make check"
 rm -rf build/asan && mkdir -p build/asan
 (cd build/asan && "$top/configure" -q CC=gcc --enable-sanitizers &&
@@ -53,12 +58,15 @@ step "make distcheck"
 rm -rf build/dist && mkdir -p build/dist
 (cd build/dist && "$top/configure" -q && ZOOM2S3_SKIP_E2E=1 ZOOM2S3_REQUIRE_ALL= make -j"$jobs" distcheck) || status=1
 
-if [ -x tests/fuzz/run.sh ]; then
+if [ -f tests/fuzz/run.sh ]; then
 	step "libFuzzer targets, ${FUZZ_SECONDS:-20} s each"
 	rm -rf build/fuzz && mkdir -p build/fuzz
 	(cd build/fuzz && "$top/configure" -q CC=clang --enable-fuzzers &&
 		make -j"$jobs" fuzzers >/dev/null && top_srcdir="$top" sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-20}") || status=1
 fi
+
+step "benchmarks, smoke mode (tiny sizes: keeps bench/ working, measures nothing)"
+sh bench/run.sh --smoke || status=1
 
 step "summary"
 for b in asan clang; do printf '%s: ' "$b"; summarise "build/$b"; done

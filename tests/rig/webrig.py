@@ -342,6 +342,10 @@ def become_subreaper():
 
 
 _tracked = set()  # pids of the servers we started and still wait for
+# Sessions of every server we started (each leads its own): only orphans of
+# these are ours to end. A daemon another rig started from this process (the
+# shared Ceph RGW of tests/rig/rgw.sh) is re-parented here too, and must live.
+_sessions = set()
 
 
 def reap_orphans():
@@ -353,7 +357,7 @@ def reap_orphans():
             pid = int(stat.split("/")[2])
         except (OSError, ValueError, IndexError):
             continue
-        if int(fields[1]) != me or pid in _tracked:
+        if int(fields[1]) != me or pid in _tracked or int(fields[3]) not in _sessions:
             continue
         try:
             os.kill(pid, signal.SIGKILL)
@@ -466,6 +470,7 @@ class Server:
             out.close()
         self.procs.append(p)
         _tracked.add(p.pid)
+        _sessions.add(p.pid)
         return p
 
     def wait_ready(self):

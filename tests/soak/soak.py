@@ -228,7 +228,7 @@ class Plan:
             again = 0 if r < 0.6 else 1 if r < 0.8 else 2 if r < 0.93 else 3
             for _ in range(again):
                 out.append((t0 + rng.choice([0.0, rng.uniform(0.2, 5),
-                                             rng.uniform(5, post_seconds / 2)]), k))
+                                             rng.uniform(5, 30)]), k))
         # transcript events first for the meetings that have one
         by_meeting = {}
         for t, k in out:
@@ -564,8 +564,14 @@ class Soak:
         poster.start()
         t0 = time.monotonic()
         last = 0
+        posted_at = None
         while time.monotonic() - t0 < a.max_chaos_seconds:
-            if not poster.is_alive() and not self.spool_busy():
+            if posted_at is None and not poster.is_alive():
+                posted_at = time.monotonic()
+            # Every event is in: the faults go on for chaos_tail seconds
+            # more, then what is left is for the spooler without faults.
+            if posted_at is not None and (not self.spool_busy() or
+                                          time.monotonic() - posted_at >= a.chaos_tail):
                 break
             time.sleep(1)
             if time.monotonic() - last > 30:
@@ -833,6 +839,8 @@ def parse_args(argv):
     p.add_argument("--cron-every", type=float, default=2.0)
     p.add_argument("--max-spoolers", type=int, default=6)
     p.add_argument("--max-chaos-seconds", type=float)
+    p.add_argument("--chaos-tail", type=float, default=0.0,
+                   help="seconds of faults after the last event was posted")
     p.add_argument("--quiet-timeout", type=float, default=900)
     p.add_argument("--bucket-budget-mib", type=float, default=1024)
     p.add_argument("--keep", action="store_true", help="keep the directories and logs")

@@ -122,6 +122,28 @@ def case_lost_create(tap, rig, ctl, zoom_url):
     tap.eq(rig.uploads(key), [], "orphan, then ListMultipartUploads 503: no upload left")
 
 
+def case_create_in_flight(tap, rig, ctl, zoom_url):
+    """The spooler is SIGKILLed while its CreateMultipartUpload is on its
+    way (held 4 s by the proxy, as a slow network or a busy S3 would); the
+    next run adopts the job at once. The late create still opens an upload,
+    after that run looked for orphans."""
+    info = rig.add_file("inflight", PART + 777)
+    key = "faults/%s/in-flight.mp4" % rig.name
+    rig.enqueue(proxied_job(rig, info, zoom_url, key))
+    ctl.rule("delay", route="s3", method="POST", query="uploads", count=1, seconds=4)
+    p = rig.start("--once", "-j", "1")
+    held = spoolrig.wait_for(lambda: not ctl.stats()["rules"] or p.poll() is not None, 60)
+    p.kill()
+    rig.collect(p)
+    tap.ok(held, "create in flight: the spooler was killed with its create held")
+    run_until_done(tap, rig, "inflight", "create in flight")
+    landed = spoolrig.wait_for(lambda: any(
+        g["method"] == "POST" and "uploads" in g["query"] for g in ctl.stats()["gone"]), 15)
+    tap.ok(landed, "create in flight: the late create reached S3 after its client died")
+    check_done(tap, rig, info, key, "create in flight")
+    tap.eq(rig.uploads(key), [], "create in flight: no upload left once the late create landed")
+
+
 def case_every_mode(tap, rig, ctl, zoom_url):
     """Each breaking mode once on each S3 request of a 3-part transfer, and
     on the download; then the job must still finish."""
@@ -152,6 +174,7 @@ def body(tap, rig):
         case_cut_head(tap, rig, ctl, zoom_url)
         case_cut_redirect(tap, rig, ctl, zoom_url)
         case_lost_create(tap, rig, ctl, zoom_url)
+        case_create_in_flight(tap, rig, ctl, zoom_url)
         case_every_mode(tap, rig, ctl, zoom_url)
         tap.eq(rig.uploads(), [], "no multipart upload left in the bucket")
         st = ctl.stats()

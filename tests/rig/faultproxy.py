@@ -36,7 +36,12 @@ Rules, for tests that need one fault at one request: a rule names a mode
 and what it matches (route, method, a substring of the path, a substring of
 the query), lets `skip` matching requests pass, then applies to the next
 `count` (default 1; null: every one) and is used up. Rules come before the
-random draw. `frac` (0..1, default 0.5) says where a cut or pause falls.
+random draw. `frac` (0..1, default 0.5) says where a cut or pause falls,
+`seconds` how long a delay or pause lasts.
+
+Whatever the mode, an answer that cannot be passed on because its client is
+gone (a killed spooler) is counted as `client_gone` and its request listed
+in the stats (`gone`): the upstream did the work and nobody heard of it.
 
 As a program:
     faultproxy.py --seed 42 --rate 0.1 --control 127.0.0.1:0 \\
@@ -201,6 +206,16 @@ def body_length(headers):
     return int(cl) if cl is not None else None
 
 
+def peer_closed(sock):
+    """True when the peer closed its side (a dead process's socket): what
+    it sent is all read, so a readable socket means EOF or a reset."""
+    try:
+        r, _, _ = select.select([sock], [], [], 0)
+        return bool(r) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 def reset(sock):
     """Closes with a TCP RST."""
     try:
@@ -275,6 +290,7 @@ class FaultProxy:
         self.log = open(log_path, "a", buffering=1) if log_path else None
         self.conns = set()
         self.rules = []
+        self.gone = []             # requests whose client left before the answer
 
     # -- life cycle --
     def start(self):
@@ -335,7 +351,7 @@ class FaultProxy:
                 if r.get("mode") not in BREAKING + DELAYS:
                     raise ValueError("unknown fault mode %r" % r.get("mode"))
                 unknown = set(r) - {"mode", "route", "method", "path", "query", "count",
-                                    "skip", "frac"}
+                                    "skip", "frac", "seconds"}
                 if unknown:
                     raise ValueError("unknown rule fields: %s" % ", ".join(sorted(unknown)))
                 r.setdefault("count", 1)
@@ -364,7 +380,7 @@ class FaultProxy:
             r["hits"] += 1
             if r["count"] is not None and r["hits"] >= r["count"]:
                 self.rules.remove(r)
-            return r["mode"], float(r.get("frac", 0.5))
+            return r["mode"], float(r.get("frac", 0.5)), r.get("seconds")
         return None
 
     def stats(self):
@@ -376,7 +392,8 @@ class FaultProxy:
                     "bytes_up": self.bytes_up, "bytes_down": self.bytes_down,
                     "rate": self.rate, "delay_rate": self.delay_rate,
                     "weights": dict(self.weights),
-                    "rules": [dict(r) for r in self.rules]}
+                    "rules": [dict(r) for r in self.rules],
+                    "gone": list(self.gone)}
 
     # -- decisions --
     def decide(self, route, method, target):
@@ -392,7 +409,9 @@ class FaultProxy:
             mode = None
             ruled = self.match_rule(route, method, target)
             if ruled:
-                mode, frac = ruled
+                mode, frac, seconds = ruled
+                if seconds is not None:
+                    delay = float(seconds)
             elif x < self.rate:
                 modes = [(m, w) for m, w in self.weights.items() if w > 0]
                 total = sum(w for _, w in modes)
@@ -545,20 +564,35 @@ class FaultProxy:
             self.cut_answer(client, head_bytes, chunks,
                             None if no_body else body_length(rheaders), frac, mode)
             return False
-        client.sendall(head_bytes)
-        paused = mode != "pause"
-        total = body_length(rheaders) or BUF
-        sent = 0
-        for data in chunks:
-            if not paused and sent >= total * frac:
-                paused = True
-                if self.release.wait(delay) and self.stopping.is_set():
-                    return False
-            client.sendall(data)
-            sent += len(data)
-            with self.lock:
-                self.bytes_down += len(data)
+        if peer_closed(client):
+            self.client_gone(route, method, target, status)
+            return False
+        try:
+            client.sendall(head_bytes)
+            paused = mode != "pause"
+            total = body_length(rheaders) or BUF
+            sent = 0
+            for data in chunks:
+                if not paused and sent >= total * frac:
+                    paused = True
+                    if self.release.wait(delay) and self.stopping.is_set():
+                        return False
+                client.sendall(data)
+                sent += len(data)
+                with self.lock:
+                    self.bytes_down += len(data)
+        except OSError:
+            self.client_gone(route, method, target, status)
+            return False
         return not close_after
+
+    def client_gone(self, route, method, target, status):
+        path, _, query = target.partition("?")
+        with self.lock:
+            self.counts["client_gone"] = self.counts.get("client_gone", 0) + 1
+            if len(self.gone) < 10000:
+                self.gone.append({"time": time.time(), "route": route.name, "method": method,
+                                  "path": path, "query": query[:200], "status": status})
 
     def cut_answer(self, client, head_bytes, chunks, total, frac, mode):
         """Sends a prefix of the answer (part of the head when there is no

@@ -24,9 +24,10 @@ struct result {
 enum outcome result_set(struct result *r, enum outcome kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* HTTP status of a finished exchange (not 2xx) -> outcome. 5xx, 408 and 429
- * retry; 404/410 and other 4xx give up (401/403 are the caller's business:
- * it refreshes a token before deciding). */
+/* HTTP status of a finished exchange (not 2xx) -> outcome. 5xx, 408, 409
+ * (a conflicting operation in progress) and 429 retry; 401 and 403 retry
+ * too (the caller refreshes a token, or an operator fixes credentials,
+ * before deciding); 404, 410 and the other 4xx give up. */
 enum outcome outcome_from_http(long status);
 
 /* A curl result code (as int, so this header stays free of curl.h) ->

@@ -130,12 +130,29 @@ static void responder_refresh(struct responder *r)
 	responder_load(r);
 }
 
-/* Opened at the first job and kept; tried again at each request while it
- * fails, so a spool made usable is picked up without a restart. */
+/* True while spool_dir still names the directory we hold open. A spool
+ * moved aside and made anew, restored, or mounted over after we opened it
+ * would otherwise get jobs the spooler never sees, answered 200. */
+static bool spool_still_there(const struct responder *r)
+{
+	struct stat named, held;
+
+	return stat(r->cfg.spool_dir, &named) == 0 && fstat(r->spool.dirfd, &held) == 0 &&
+	       named.st_dev == held.st_dev && named.st_ino == held.st_ino;
+}
+
+/* Opened at the first job and kept while spool_dir names it; tried again at
+ * each request while it fails, so a spool made usable is picked up without
+ * a restart. */
 static bool responder_spool(struct responder *r, char *err, size_t errlen)
 {
-	if (r->have_spool)
+	if (r->have_spool && spool_still_there(r))
 		return true;
+	if (r->have_spool) {
+		log_event(LOG_NOTICE, "spool_reopen", "reason=\"spool_dir names another directory\"");
+		spool_close(&r->spool);
+		r->have_spool = false;
+	}
 	if (spool_open(&r->spool, r->cfg.spool_dir, false, err, errlen) != 0)
 		return false;
 	r->have_spool = true;

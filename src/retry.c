@@ -16,7 +16,7 @@ long retry_delay_after(const struct config *cfg, int64_t attempts, double jitter
 void retry_clear_upload_state(struct job *job)
 {
 	static const char *const fields[] = { "upload_id", "part_size", "bytes", "s3_etag",
-					      "s3_bucket" };
+					      "s3_bucket", "upload_requested_at" };
 
 	job_parts_clear(job);
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)

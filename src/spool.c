@@ -831,10 +831,22 @@ static int shelve_unparsable(struct spool *sp, enum spool_state from, const char
 	if (fsync_state_dir(sp, SPOOL_FAILED, err, errlen) != 0 ||
 	    fsync_state_dir(sp, from, err, errlen) != 0)
 		goto out;
-	rc = 0;
+	rc = 2;
 out:
 	unlock_spool(&lockfd);
 	return rc;
+}
+
+/* A job in new/ that does not parse may be a hand edit still being written
+ * (jq ... > new/X.json, cp, an editor): empty, or changed in the last
+ * HAND_EDIT_GRACE seconds. It is left for a later scan to judge whole. */
+#define HAND_EDIT_GRACE 10
+
+static bool maybe_being_written(int fd, time_t now)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_size == 0 || now - st.st_mtime < HAND_EDIT_GRACE);
 }
 
 /* After a move that has happened: its fsyncs. A failure is logged, not
@@ -892,7 +904,9 @@ int spool_claim(struct spool *sp, const char *name, time_t now, struct claim *c,
 		goto out;
 	job = read_job(fd, why, sizeof why);
 	if (!job) {
-		rc = shelve_unparsable(sp, SPOOL_NEW, name, fd, why, err, errlen);
+		rc = maybe_being_written(fd, now)
+			     ? 0
+			     : shelve_unparsable(sp, SPOOL_NEW, name, fd, why, err, errlen);
 		goto out;
 	}
 	/* an unreadable next_attempt_at (a hand edit) counts as due: never stuck */

@@ -68,13 +68,15 @@ int spool_list(struct spool *sp, enum spool_state st, char ***names, size_t *n);
  * (no next_attempt_at, or not in the future), moves it to cur/ under the
  * .lock. Returns 1 claimed (c filled, lock held), 0 skipped (locked by
  * someone else, gone, or not due), -1 error (err). A file that does not
- * parse is moved to failed/ as it is and 0 is returned. */
+ * parse is moved to failed/ as it is and 2 is returned, unless it is empty
+ * or was changed in the last few seconds (a hand edit still being
+ * written): then it is skipped (0) for a later scan. */
 int spool_claim(struct spool *sp, const char *name, time_t now, struct claim *c,
 		char *err, size_t errlen);
 
 /* Takes cur/name when no process holds its lock (it was abandoned by a
  * crash): 1 taken (c filled, lock held, stays in cur/), 0 busy or gone,
- * -1 error. */
+ * 2 it did not parse and was moved to failed/, -1 error. */
 int spool_adopt(struct spool *sp, const char *name, struct claim *c, char *err, size_t errlen);
 
 /* Rewrites c->job into cur/name: writes tmp/, fsyncs, locks the new file,

@@ -68,6 +68,7 @@ struct spooler {
 	int nworkers;
 	int failed_jobs;     /* went to failed/ in this run */
 	int spool_broken;    /* a move failed: the spool is unusable */
+	int claim_errors;    /* a job could not be read or claimed */
 	pthread_mutex_t count_mu;
 };
 
@@ -75,6 +76,8 @@ struct worker {
 	struct spooler *s;
 	struct transfer_worker *tw;
 	pthread_t thread;
+	pthread_mutex_t mu;           /* guards current and last_*: the main
+				       * thread draws the live line from them */
 	char current[SPOOL_NAME_MAX]; /* for the live progress line */
 	int64_t last_bytes;
 	double last_time;
@@ -298,8 +301,14 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 		got = spool_adopt(&s->sp, item->name, c, err, sizeof err);
 	else
 		got = spool_claim(&s->sp, item->name, time(NULL), c, err, sizeof err);
-	if (got < 0)
+	if (got < 0) {
+		/* Not the whole spool's fault (one unreadable file): the loop goes
+		 * on, but the run's exit status says the spool needs a look. */
 		log_event(LOG_ERR, "spool.claim_failed", "job=%s error=\"%s\"", item->name, err);
+		s->claim_errors = 1;
+	}
+	if (got == 2)
+		count_failed(s); /* it did not parse: spool.c put it in failed/ */
 	if (got != 1)
 		return false;
 
@@ -355,9 +364,11 @@ static void run_one(struct worker *w, const struct work *item)
 
 	if (!take_job(w, item, &c))
 		return;
+	pthread_mutex_lock(&w->mu);
 	snprintf(w->current, sizeof w->current, "%s", c.name);
 	w->last_bytes = 0;
 	w->last_time = 0;
+	pthread_mutex_unlock(&w->mu);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	log_event(LOG_INFO, "transfer.start", "job=%s", c.name);
 	transfer_run(w->tw, &c, &r);
@@ -370,7 +381,9 @@ static void run_one(struct worker *w, const struct work *item)
 	log_event(LOG_INFO, "transfer.end", "job=%s outcome=%s bytes=%lld seconds=%.1f MiB/s=%.1f",
 		  c.name, outcome_name(r.kind), (long long)bytes, secs,
 		  secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0);
+	pthread_mutex_lock(&w->mu);
 	w->current[0] = '\0';
+	pthread_mutex_unlock(&w->mu);
 	note_metrics(w->s, &c, &r, secs);
 	finish_job(w, &c, &r);
 }
@@ -380,7 +393,8 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct work item;
 
-	while (queue_pop(&w->s->q, &item)) {
+	/* After a failed move the spool is not to be trusted: take no more. */
+	while (!w->s->spool_broken && queue_pop(&w->s->q, &item)) {
 		run_one(w, &item);
 		queue_forget(&w->s->q, item.name);
 	}
@@ -432,8 +446,11 @@ static void show_progress(struct worker *workers, int n)
 		char eta[32] = "-";
 		int k;
 
-		if (!w->current[0])
+		pthread_mutex_lock(&w->mu);
+		if (!w->current[0]) {
+			pthread_mutex_unlock(&w->mu);
 			continue;
+		}
 		transfer_progress(w->tw, &bytes, &total);
 		if (w->last_time > 0 && now > w->last_time)
 			rate = (double)(bytes - w->last_bytes) / (now - w->last_time);
@@ -444,6 +461,7 @@ static void show_progress(struct worker *workers, int n)
 		k = snprintf(line + used, sizeof line - used, "%s%.24s %.1f/%.1f MiB %.1f MiB/s ETA %s",
 			     used ? " | " : "", w->current, (double)bytes / 1048576.0,
 			     (double)total / 1048576.0, rate / 1048576.0, eta);
+		pthread_mutex_unlock(&w->mu);
 		if (k < 0 || (size_t)k >= sizeof line - used)
 			break; /* the line is full: the rest would not fit a terminal */
 		used += (size_t)k;
@@ -592,6 +610,7 @@ static int start_workers(struct spooler *s, struct worker *workers)
 {
 	for (int i = 0; i < s->nworkers; i++) {
 		workers[i].s = s;
+		pthread_mutex_init(&workers[i].mu, NULL);
 		workers[i].tw = transfer_worker_new(s->shared, &stop_requested);
 		if (!workers[i].tw ||
 		    pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
@@ -636,7 +655,7 @@ static int run(struct spooler *s, const struct options *o)
 	if (live)
 		fprintf(stderr, "\r\033[K");
 	write_metrics(s);
-	if (loop_rc != 0 || s->spool_broken)
+	if (loop_rc != 0 || s->spool_broken || s->claim_errors)
 		status = EXIT_SPOOL;
 	else
 		status = s->failed_jobs ? EXIT_SOME_FAILED : EXIT_ALL_GOOD;

@@ -67,6 +67,8 @@ struct transfer_shared *transfer_shared_new(const struct config *cfg, struct spo
 					    char *err, size_t errlen)
 {
 	struct transfer_shared *sh = calloc(1, sizeof *sh);
+	struct s3_client *probe;
+	char why[512];
 
 	if (!sh)
 		goto nomem;
@@ -76,6 +78,16 @@ struct transfer_shared *transfer_shared_new(const struct config *cfg, struct spo
 	sh->auth = zoomauth_new(cfg, sp);
 	if (!sh->creds || !sh->auth)
 		goto nomem;
+	/* The S3 settings s3.c alone can judge (an endpoint that virtual-host
+	 * addressing cannot use, say) are config errors: say so before any job
+	 * is taken, naming the file, rather than failing every worker. */
+	probe = s3_client_new(cfg, sh->creds, NULL, why, sizeof why);
+	if (!probe) {
+		snprintf(err, errlen, "%s: %s", cfg->path, why);
+		transfer_shared_free(sh);
+		return NULL;
+	}
+	s3_client_free(probe);
 	return sh;
 nomem:
 	snprintf(err, errlen, "out of memory");
@@ -484,6 +496,27 @@ static enum outcome abort_orphans(struct transfer_worker *w, const struct tjob *
 	return o;
 }
 
+/* A CreateMultipartUpload still on its way when its run died, or whose
+ * answer was lost, can open an upload after the next try looked for
+ * orphans: that upload would stay in the bucket for good. So the time of a
+ * create is recorded in the job before it is sent, and a later try waits
+ * this long after it, as long as a live client waits for a stalled answer,
+ * before it aborts orphans and opens its own upload. */
+#define CREATE_LANDS_WITHIN 60 /* seconds */
+
+static enum outcome wait_for_late_create(const struct tjob *tj, struct result *r)
+{
+	time_t sent, now = time(NULL);
+
+	if (job_get_time(tj->claim->job, "upload_requested_at", &sent) != 0 || sent > now ||
+	    now - sent >= CREATE_LANDS_WITHIN)
+		return OUTCOME_DONE;
+	return result_set(r, OUTCOME_RETRY,
+			  "the CreateMultipartUpload of an earlier try (%lds ago) may still reach "
+			  "S3: its upload is aborted once it can no longer arrive",
+			  (long)(now - sent));
+}
+
 /* Opens (or reopens) the job's multipart upload; sets the resume point. */
 static enum outcome open_upload(struct transfer_worker *w, struct tjob *tj, uint64_t *offset,
 				int *next, struct result *r)
@@ -509,11 +542,20 @@ static enum outcome open_upload(struct transfer_worker *w, struct tjob *tj, uint
 		log_event(LOG_NOTICE, "transfer.upload_gone", "job=%s", tj->claim->name);
 		retry_clear_upload_state(job);
 	}
-	if (abort_orphans(w, tj, r) != OUTCOME_DONE)
+	if (wait_for_late_create(tj, r) != OUTCOME_DONE || abort_orphans(w, tj, r) != OUTCOME_DONE)
 		return r->kind;
 	meta_of(tj, &meta);
-	if (s3_mpu_create(w->s3, tj->key, &meta, new_id, r) != OUTCOME_DONE)
+	job_set_time(job, "upload_requested_at", time(NULL));
+	if (save_job(w, tj, r) != OUTCOME_DONE)
 		return r->kind;
+	if (s3_mpu_create(w->s3, tj->key, &meta, new_id, r) != OUTCOME_DONE) {
+		long status = s3_last_status(w->s3);
+
+		if (status >= 300) /* S3 answered no: nothing can arrive late */
+			job_remove(job, "upload_requested_at");
+		return r->kind;
+	}
+	job_remove(job, "upload_requested_at");
 	job_set_str(job, "upload_id", new_id);
 	job_set_int(job, "part_size", (int64_t)tj->part_size);
 	*offset = 0;

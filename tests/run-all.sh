@@ -7,6 +7,8 @@
 #  2. a clang build with -Werror runs the unit tests;
 #  3. `make distcheck` (the tarball builds and its unit tests pass);
 #  4. each libFuzzer target runs for a short, bounded time;
+#  5. a short soak (every fault at once), the Debian package, and the
+#     benchmarks in smoke mode.
 #  and, after step 1, the Debian package is built, installed, run through
 #  the demo and purged (tests/debian_package.sh).
 # Set FUZZ_SECONDS to fuzz longer (default 20 per target).
@@ -45,6 +47,9 @@ rm -rf build/asan && mkdir -p build/asan
 (cd build/asan && "$top/configure" -q CC=gcc --enable-sanitizers &&
 	make -j"$jobs" >/dev/null && make -j"$jobs" check) || status=1
 [ $status -eq 0 ] || cat build/asan/test-suite.log 2>/dev/null | tail -200
+
+step "soak test, short: every fault at once (make soak runs the long one)"
+(cd build/asan && make soak-short) || status=1
 
 step "Debian package: build, install, the demo against it, purge"
 sh tests/debian_package.sh || status=1

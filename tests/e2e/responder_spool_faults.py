@@ -6,7 +6,8 @@ the event in new/, and once space is freed the redelivered event is spooled
 whole; tmp/ or new/ made unwritable for www-data answers 503 the same way; a
 spool_dir that does not exist answers 503 until it is made, then works
 without a restart; a move into new/ that fails halfway through an event
-leaves none of it in new/."""
+leaves none of it in new/; a spool_dir replaced by a new directory while
+the responder runs gets the next event."""
 import errno
 import json
 import os
@@ -141,6 +142,30 @@ def case_missing_spool(tap, srv):
         ws.write_config(good)
 
 
+def case_spool_replaced(tap, srv):
+    """spool_dir moved aside and made anew while the responder runs (a
+    restore, a late mount), the config file untouched: the next event goes
+    into the directory that spool_dir now names, never into the one the
+    process opened first."""
+    ws = srv.ws
+    good = open(ws.config).read()
+    swap = os.path.join(ws.root, "spool-swap")
+    old = swap + ".old"
+    try:
+        webrig.make_spool(swap)
+        ws.write_config(good.replace("spool_dir = %s\n" % ws.spool, "spool_dir = %s\n" % swap))
+        ev, names = event_of(srv, "before-move", 1)
+        spooled_whole(tap, srv, ev, names, "before the spool is replaced", spool=swap)
+        os.rename(swap, old)
+        webrig.make_spool(swap)
+        ev, names = event_of(srv, "after-move", 2)
+        spooled_whole(tap, srv, ev, names, "after the spool is replaced", spool=swap)
+        stray = sorted(set(names) & set(os.listdir(os.path.join(old, "new"))))
+        tap.eq(stray, [], "%s: nothing went into the old, moved-aside spool" % srv.name)
+    finally:
+        ws.write_config(good)
+
+
 def faults_on(tap, kind):
     ws = webrig.Workspace()
     srv = None
@@ -153,7 +178,8 @@ def faults_on(tap, kind):
             for case in (lambda: case_full_disk(tap, srv, mounted),
                          lambda: case_unwritable(tap, srv),
                          lambda: case_partial_move(tap, srv),
-                         lambda: case_missing_spool(tap, srv)):
+                         lambda: case_missing_spool(tap, srv),
+                         lambda: case_spool_replaced(tap, srv)):
                 failed = tap.failed
                 case()
                 if tap.failed > failed:

@@ -237,8 +237,29 @@ def case_exit_status(tap, rig):
         r = rig.run("-c", bad, "--once", config=False, verbose=False)
         tap.eq(r.rc, 2, "exit 2: config with %s" % what) or tap.diag(r.tail())
         tap.ok(needle in r.stderr, "exit 2: the message names %s" % needle, r.tail())
+    # A setting only s3.c can judge: virtual-host addressing on an IP endpoint.
+    with open(bad, "w") as f:
+        for k, v in rig.config.items():
+            if k != "s3_path_style":
+                f.write("%s = %s\n" % (k, v))
+        f.write("s3_path_style = false\n")
+    r = rig.run("-c", bad, "--once", config=False, verbose=False)
+    tap.eq(r.rc, 2, "exit 2: an endpoint that virtual-host addressing cannot use") or \
+        tap.diag(r.tail())
+    tap.ok(bad in r.stderr, "exit 2: that message names the config file", r.tail())
     r = rig.run("-c", os.path.join(rig.root, "missing.conf"), config=False, verbose=False)
     tap.eq(r.rc, 2, "exit 2: the config file does not exist")
+    # A job file broken by hand (and settled: not being written) goes to
+    # failed/ as it is, and the run says a job failed.
+    junk = os.path.join(rig.spool, "new", "junk.json")
+    with open(junk, "w") as f:
+        f.write('{"recording_file_id": "junk",')
+    os.utime(junk, (time.time() - 60, time.time() - 60))
+    r = rig.run("--once", verbose=False)
+    tap.eq(r.rc, 1, "exit 1: a job that does not parse went to failed/") or tap.diag(r.tail())
+    tap.ok(os.path.exists(os.path.join(rig.spool, "failed", "junk.json")) and
+           not os.path.exists(junk), "the broken job is in failed/, as it was written")
+    os.unlink(os.path.join(rig.spool, "failed", "junk.json"))
     afile = os.path.join(rig.root, "not-a-dir")
     with open(afile, "w") as f:
         f.write("x\n")

@@ -617,15 +617,24 @@ static void test_claim(const struct ops *o)
 	is_intf(o->claim(&sp, "c-3.json", now + 100, &c, err, sizeof err), 1, "due at that time");
 	o->release(&c);
 
-	/* a hand edit gone wrong goes to failed/ as it is */
+	/* a hand edit gone wrong goes to failed/ as it is, once it has had time
+	 * to be written whole */
 	t_write(dir, "new/c-4.json", "{\"recording_file_id\":\"c-4\",");
-	is_intf(o->claim(&sp, "c-4.json", now, &c, err, sizeof err), 0, "%s: unparsable: 0",
-	       o->label);
+	is_intf(o->claim(&sp, "c-4.json", now, &c, err, sizeof err), 0,
+		"%s: unparsable but just written: skipped (0)", o->label);
+	ok(t_exists(dir, "new/c-4.json"), "  ... and left in new/ for a later scan");
+	t_write(dir, "new/c-5.json", "");
+	is_intf(o->claim(&sp, "c-5.json", now + 60, &c, err, sizeof err), 0,
+		"%s: an empty job file (being written) is skipped", o->label);
+	ok(t_exists(dir, "new/c-5.json"), "  ... and left in new/");
+	unlink(t_path(dir, "new/c-5.json"));
+	is_intf(o->claim(&sp, "c-4.json", now + 60, &c, err, sizeof err), 2,
+		"%s: unparsable and settled: 2 (moved to failed/)", o->label);
 	is_str(t_read(dir, "failed/c-4.json"), "{\"recording_file_id\":\"c-4\",",
 	       "unparsable job moved to failed/ untouched");
 	ok(!t_exists(dir, "new/c-4.json"), "and out of new/");
 	t_write(dir, "new/c-4.json", "[]");
-	is_intf(o->claim(&sp, "c-4.json", now, &c, err, sizeof err), 0, "a second one: 0");
+	is_intf(o->claim(&sp, "c-4.json", now + 60, &c, err, sizeof err), 2, "a second one: 2");
 	is_str(t_read(dir, "failed/c-4.1.json"), "[]", "goes to failed/ with a .1 suffix");
 
 	is_intf(o->claim(&sp, "../x.json", now, &c, err, sizeof err), -1, "a name with / is refused");
@@ -733,7 +742,7 @@ static void test_adopt_update_move(const struct ops *o)
 
 	/* a job in cur/ that does not parse */
 	t_write(dir, "cur/a-3.json", "{oops");
-	is_intf(o->adopt(&sp, "a-3.json", &c, err, sizeof err), 0, "unparsable in cur/: 0");
+	is_intf(o->adopt(&sp, "a-3.json", &c, err, sizeof err), 2, "unparsable in cur/: 2");
 	ok(!t_exists(dir, "cur/a-3.json") && t_exists(dir, "failed/a-3.json"), "moved to failed/");
 	is_intf(t_count(dir, "tmp"), 0, "no temporary file left");
 	o->close(&sp);

@@ -7,10 +7,9 @@
 #  2. a clang build with -Werror runs the unit tests;
 #  3. `make distcheck` (the tarball builds and its unit tests pass);
 #  4. each libFuzzer target runs for a short, bounded time;
-#  5. a short soak (every fault at once), the Debian package, and the
-#     benchmarks in smoke mode.
-#  and, after step 1, the Debian package is built, installed, run through
-#  the demo and purged (tests/debian_package.sh).
+#  and, after step 1, a short soak (every fault at once), then the Debian
+#  package is built, installed, run through the demo and purged
+#  (tests/debian_package.sh); last, the benchmarks run in smoke mode.
 # Set FUZZ_SECONDS to fuzz longer (default 20 per target).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -35,7 +35,10 @@ for t in $targets; do
 		set -- "$@" -dict="$srcdir/tests/fuzz/dict/$t.dict"
 	fi
 	# The scratch directory comes first: libFuzzer writes new inputs there.
-	if "$bin" "$@" "$work/$t/corpus" "$srcdir/tests/fuzz/corpus/$t" >"$work/$t/log" 2>&1; then
+	# A bound on the whole run too: a target that hangs on its way out (an
+	# out-of-memory report of a large heap) must not stall CI.
+	if timeout -k 10 $((seconds + 120)) "$bin" "$@" "$work/$t/corpus" \
+		"$srcdir/tests/fuzz/corpus/$t" >"$work/$t/log" 2>&1; then
 		echo "ok $n - $t ran ${seconds}s ($(grep -c . "$work/$t/log") log lines, $(ls "$work/$t/corpus" | wc -l) new inputs)"
 	else
 		echo "not ok $n - $t: see $work/$t/log"

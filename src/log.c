@@ -27,8 +27,16 @@ static enum log_dest log_dest_now = LOG_DEST_STDERR;
 static bool log_verbose;
 
 static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **secrets;       /* longest first, so a secret that contains
-				another is replaced whole */
+/* Longest first, so a secret that contains another is replaced whole.
+ * refs: PERMANENT for config and credential secrets; else how many
+ * transfers hold it (a job's download token), so the list does not grow for
+ * as long as a --watch spooler runs. */
+#define PERMANENT (-1L)
+struct secret {
+	char *text;
+	long refs;
+};
+static struct secret *secrets;
 static size_t n_secrets, cap_secrets;
 
 static enum log_dest dest_from_env(enum log_dest asked)
@@ -54,38 +62,58 @@ void log_init(const char *ident, enum log_dest dest, bool verbose)
 		openlog(log_ident, LOG_PID, LOG_DAEMON); /* keeps the pointer: static */
 }
 
-static bool secret_known(const char *secret)
+/* Index of secret in the list, or -1. Called with secrets_lock held. */
+static long secret_find(const char *secret)
 {
 	for (size_t i = 0; i < n_secrets; i++)
-		if (strcmp(secrets[i], secret) == 0)
-			return true;
-	return false;
+		if (strcmp(secrets[i].text, secret) == 0)
+			return (long)i;
+	return -1;
 }
 
 /* Called with secrets_lock held. */
-static void secret_insert(char *copy)
+static void secret_insert(char *copy, long refs)
 {
 	size_t len = strlen(copy), at = 0;
 
-	while (at < n_secrets && strlen(secrets[at]) >= len)
+	while (at < n_secrets && strlen(secrets[at].text) >= len)
 		at++;
 	memmove(secrets + at + 1, secrets + at, (n_secrets - at) * sizeof *secrets);
-	secrets[at] = copy;
+	secrets[at].text = copy;
+	secrets[at].refs = refs;
 	n_secrets++;
 }
 
-void log_add_secret(const char *secret)
+/* Called with secrets_lock held. Wipes the copy: no secret lies in freed
+ * memory. */
+static void secret_remove(size_t i)
+{
+	memset(secrets[i].text, 0, strlen(secrets[i].text));
+	free(secrets[i].text);
+	memmove(secrets + i, secrets + i + 1, (n_secrets - i - 1) * sizeof *secrets);
+	n_secrets--;
+}
+
+/* refs is PERMANENT or 1 (one more holder). */
+static void secret_add(const char *secret, long refs)
 {
 	char *copy = NULL;
+	long i;
 
 	if (!secret || strlen(secret) < LOG_SECRET_MIN)
 		return;
 	pthread_mutex_lock(&secrets_lock);
-	if (secret_known(secret))
+	i = secret_find(secret);
+	if (i >= 0) {
+		if (refs == PERMANENT || secrets[i].refs == PERMANENT)
+			secrets[i].refs = PERMANENT;
+		else
+			secrets[i].refs++;
 		goto out;
+	}
 	if (n_secrets == cap_secrets) {
 		size_t cap = cap_secrets ? 2 * cap_secrets : 8;
-		char **grown = realloc(secrets, cap * sizeof *grown);
+		struct secret *grown = realloc(secrets, cap * sizeof *grown);
 
 		if (!grown)
 			goto out;
@@ -94,19 +122,39 @@ void log_add_secret(const char *secret)
 	}
 	copy = strdup(secret);
 	if (copy)
-		secret_insert(copy);
+		secret_insert(copy, refs);
 out:
+	pthread_mutex_unlock(&secrets_lock);
+}
+
+void log_add_secret(const char *secret)
+{
+	secret_add(secret, PERMANENT);
+}
+
+void log_hold_secret(const char *secret)
+{
+	secret_add(secret, 1);
+}
+
+void log_release_secret(const char *secret)
+{
+	long i;
+
+	if (!secret)
+		return;
+	pthread_mutex_lock(&secrets_lock);
+	i = secret_find(secret);
+	if (i >= 0 && secrets[i].refs != PERMANENT && --secrets[i].refs == 0)
+		secret_remove((size_t)i);
 	pthread_mutex_unlock(&secrets_lock);
 }
 
 void log_forget_secrets(void)
 {
 	pthread_mutex_lock(&secrets_lock);
-	for (size_t i = 0; i < n_secrets; i++) {
-		/* Do not leave the secret lying in freed memory. */
-		memset(secrets[i], 0, strlen(secrets[i]));
-		free(secrets[i]);
-	}
+	while (n_secrets > 0)
+		secret_remove(n_secrets - 1);
 	free(secrets);
 	secrets = NULL;
 	n_secrets = cap_secrets = 0;
@@ -134,10 +182,10 @@ static size_t splice(char *text, size_t len, size_t size, size_t at, size_t oldl
 static size_t mask_secrets(char *text, size_t len, size_t size)
 {
 	for (size_t i = 0; i < n_secrets; i++) {
-		size_t slen = strlen(secrets[i]), from = 0;
+		size_t slen = strlen(secrets[i].text), from = 0;
 		char *hit;
 
-		while ((hit = memmem(text + from, len - from, secrets[i], slen))) {
+		while ((hit = memmem(text + from, len - from, secrets[i].text, slen))) {
 			size_t at = (size_t)(hit - text);
 
 			len = splice(text, len, size, at, slen, LOG_SECRET_MASK);

@@ -18,6 +18,13 @@ void log_init(const char *ident, enum log_dest dest, bool verbose);
 void log_add_secret(const char *secret);
 void log_forget_secrets(void);
 
+/* A secret that matters for one piece of work (a job's download token):
+ * hold it while the work runs, release it after. Holds are counted (jobs
+ * of one meeting share a token); the last release removes it, unless it
+ * was also added with log_add_secret. */
+void log_hold_secret(const char *secret);
+void log_release_secret(const char *secret);
+
 /* prio is a syslog priority (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG).
  * LOG_DEBUG lines are dropped unless verbose. fmt continues the line after
  * "event=EVENT ". Values with spaces should be quoted by the caller with

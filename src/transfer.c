@@ -48,6 +48,7 @@ struct tjob {
 	char *url;             /* malloc'd: the job's, or a fresh link */
 	char *bearer;          /* malloc'd, or NULL */
 	bool refreshed;        /* the link/token came from the API already */
+	bool token_held;       /* the job's download token is held in the log guard */
 	uint64_t part_size;
 };
 
@@ -668,7 +669,8 @@ static enum outcome read_job(struct transfer_worker *w, struct claim *c, struct 
 	tj->bearer = token && *token ? strdup(token) : NULL;
 	if (!tj->url || (token && *token && !tj->bearer))
 		return result_set(r, OUTCOME_RETRY, "out of memory");
-	zoomauth_note_token(token);
+	log_hold_secret(token); /* released when the transfer ends */
+	tj->token_held = true;
 	if (job_get_str(job, "upload_id") && job_get_int(job, "part_size", &ps) == 0 &&
 	    ps >= (int64_t)(5 * MIB))
 		tj->part_size = (uint64_t)ps; /* a resumed upload keeps its part size */
@@ -724,6 +726,8 @@ enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct res
 		multipart(w, &tj, r);
 out:
 	spool_unlock_key(held_key);
+	if (tj.token_held)
+		log_release_secret(job_get_str(c->job, "download_token"));
 	if (done)
 		result_set(r, OUTCOME_DONE, "already in the bucket");
 	free(tj.url);

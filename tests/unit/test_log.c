@@ -242,6 +242,39 @@ static void test_threads(void)
 	log_forget_secrets();
 }
 
+/* A job's token is held while its transfer runs, then released: the list
+ * does not grow for as long as a --watch spooler runs. */
+static void test_held_secrets(void)
+{
+	char line[256];
+
+	log_hold_secret("MeetingToken1234");
+	log_hold_secret("MeetingToken1234"); /* two jobs of one meeting */
+	snprintf(line, sizeof line, "t=MeetingToken1234");
+	is_str(log_scrub(line, sizeof line), "t=***", "a held token is scrubbed");
+	log_release_secret("MeetingToken1234");
+	snprintf(line, sizeof line, "t=MeetingToken1234");
+	is_str(log_scrub(line, sizeof line), "t=***", "  ... still, while another job holds it");
+	log_release_secret("MeetingToken1234");
+	snprintf(line, sizeof line, "t=MeetingToken1234");
+	is_str(log_scrub(line, sizeof line), "t=MeetingToken1234",
+	       "  ... and gone from the list after the last release");
+	log_release_secret("MeetingToken1234"); /* one release too many: harmless */
+
+	log_add_secret("ConfigSecret5678");
+	log_hold_secret("ConfigSecret5678");
+	log_release_secret("ConfigSecret5678");
+	snprintf(line, sizeof line, "t=ConfigSecret5678");
+	is_str(log_scrub(line, sizeof line), "t=***",
+	       "a secret added for good stays, whatever is held and released");
+	log_hold_secret("HeldThenAdded9012");
+	log_add_secret("HeldThenAdded9012");
+	log_release_secret("HeldThenAdded9012");
+	snprintf(line, sizeof line, "t=HeldThenAdded9012");
+	is_str(log_scrub(line, sizeof line), "t=***", "  ... also when it was held first");
+	log_forget_secrets();
+}
+
 int main(void)
 {
 	int fd = mkstemp(capture_path);
@@ -264,6 +297,7 @@ int main(void)
 	test_verbose();
 	test_env_override();
 	test_log_q();
+	test_held_secrets();
 	log_init("test_log", LOG_DEST_STDERR, false);
 	test_threads();
 	if (!tap_failed)

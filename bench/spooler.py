@@ -36,6 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(HERE)
 RGW_SH = os.path.join(SRCDIR, "tests", "rig", "rgw.sh")
+PARTS_IN_FLIGHT_PER_JOB = 2
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "rig"))
 import s3util  # noqa: E402
 
@@ -440,11 +441,14 @@ def targets(summ, part_size, jsumm):
         t["cpu_vs_rclone"] = (z["cpu_per_gib"] / summ["rclone"]["cpu_per_gib"], 0.4)
     if "aws" in summ:
         t["cpu_vs_aws"] = (z["cpu_per_gib"] / summ["aws"]["cpu_per_gib"], 0.5)
-    t["rss_mib"] = (z["rss_max_mib"], part_size / MIB + 16)
+    # Each job has two parts in flight: one being downloaded into, one going
+    # up (src/transfer.c's uploader thread).
+    per_job = PARTS_IN_FLIGHT_PER_JOB * part_size / MIB
+    t["rss_mib"] = (z["rss_max_mib"], per_job + 16)
     for j in (1, 4):
         s = jsumm.get("zoom2s3 -j %d" % j)
         if s:
-            t["rss_mib_j%d" % j] = (s["rss_max_mib"], j * part_size / MIB + 16)
+            t["rss_mib_j%d" % j] = (s["rss_max_mib"], j * per_job + 16)
     others = [summ[u]["wall"] for u in UPLOADERS if u in summ]
     if others:
         t["wall_vs_fastest"] = (z["wall"] / min(others), 1.05)

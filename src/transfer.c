@@ -1,6 +1,7 @@
 /* One job's transfer: Zoom -> S3, streamed part by part through one buffer
  * of part_size per worker, resumable from the parts the job records.
  * docs/INTERNALS.md ("The spooler's transfer") walks through it. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,25 @@ struct transfer_shared {
 	 * first one's object and moves aside instead of replacing it. */
 };
 
+/* A multipart transfer's part uploads run on a second thread with its own
+ * S3 client and buffer: the download fills one buffer while the previous
+ * one goes up. Two parts in flight per job, memory 2 x part_size. */
+struct uploader {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct s3_client *s3;
+	unsigned char *buf;
+	size_t bufcap;
+	bool pending, finished, quit; /* a part handed over; its upload ended */
+	const char *key, *upload_id;
+	int number;
+	size_t len;
+	char etag[S3_ETAG_MAX];
+	struct result res;
+};
+
 struct transfer_worker {
 	struct transfer_shared *sh;
 	volatile sig_atomic_t *stop;
@@ -36,6 +56,7 @@ struct transfer_worker {
 	struct download_client *dl;
 	unsigned char *buf;
 	size_t bufcap;
+	struct uploader up;
 	atomic_llong progress_bytes, progress_total;
 };
 
@@ -60,7 +81,9 @@ struct sink {
 	bool multipart;
 	const char *upload_id;
 	size_t fill;
-	int next_part;
+	int next_part;      /* the number the next handed-over part gets */
+	bool inflight;      /* a part is with the uploader, not yet recorded */
+	bool upload_gone;   /* the uploader found the upload id gone */
 	struct result fail; /* why the sink refused data */
 };
 
@@ -105,24 +128,50 @@ void transfer_shared_free(struct transfer_shared *sh)
 	free(sh);
 }
 
+static void *uploader_main(void *arg)
+{
+	struct uploader *u = arg;
+
+	pthread_mutex_lock(&u->mu);
+	for (;;) {
+		while (!u->quit && !(u->pending && !u->finished))
+			pthread_cond_wait(&u->cv, &u->mu);
+		if (u->quit)
+			break;
+		pthread_mutex_unlock(&u->mu);
+		s3_mpu_upload_part(u->s3, u->key, u->upload_id, u->number, u->buf, u->len, u->etag,
+				   &u->res);
+		pthread_mutex_lock(&u->mu);
+		u->finished = true;
+		pthread_cond_broadcast(&u->cv);
+	}
+	pthread_mutex_unlock(&u->mu);
+	return NULL;
+}
+
 struct transfer_worker *transfer_worker_new(struct transfer_shared *sh,
 					    volatile sig_atomic_t *stop)
 {
 	struct transfer_worker *w = calloc(1, sizeof *w);
-	char err[256];
+	char err[256] = "";
 
 	if (!w)
 		return NULL;
 	w->sh = sh;
 	w->stop = stop;
+	pthread_mutex_init(&w->up.mu, NULL);
+	pthread_cond_init(&w->up.cv, NULL);
 	w->dl = download_client_new(stop);
 	w->s3 = s3_client_new(sh->cfg, sh->creds, stop, err, sizeof err);
-	if (!w->dl || !w->s3) {
+	w->up.s3 = w->s3 ? s3_client_new(sh->cfg, sh->creds, stop, err, sizeof err) : NULL;
+	if (!w->dl || !w->s3 || !w->up.s3 ||
+	    pthread_create(&w->up.thread, NULL, uploader_main, &w->up) != 0) {
 		log_event(LOG_ERR, "transfer.init_failed", "error=\"%s\"",
-			  w->s3 ? "cannot make a download client" : err);
+			  err[0] ? err : "cannot make a download client or the upload thread");
 		transfer_worker_free(w);
 		return NULL;
 	}
+	w->up.started = true;
 	return w;
 }
 
@@ -130,8 +179,19 @@ void transfer_worker_free(struct transfer_worker *w)
 {
 	if (!w)
 		return;
+	if (w->up.started) {
+		pthread_mutex_lock(&w->up.mu);
+		w->up.quit = true;
+		pthread_cond_broadcast(&w->up.cv);
+		pthread_mutex_unlock(&w->up.mu);
+		pthread_join(w->up.thread, NULL);
+	}
+	pthread_cond_destroy(&w->up.cv);
+	pthread_mutex_destroy(&w->up.mu);
+	s3_client_free(w->up.s3);
 	s3_client_free(w->s3);
 	download_client_free(w->dl);
+	free(w->up.buf);
 	free(w->buf);
 	free(w);
 }
@@ -173,18 +233,26 @@ static uint64_t choose_part_size(const struct config *cfg, int64_t size)
 	return ps;
 }
 
-static int ensure_buffer(struct transfer_worker *w, size_t size)
+static int grow_buffer(unsigned char **buf, size_t *cap, size_t size)
 {
-	unsigned char *buf;
+	unsigned char *grown;
 
-	if (w->bufcap >= size)
+	if (*cap >= size)
 		return 0;
-	buf = realloc(w->buf, size ? size : 1);
-	if (!buf)
+	grown = realloc(*buf, size ? size : 1);
+	if (!grown)
 		return -1;
-	w->buf = buf;
-	w->bufcap = size;
+	*buf = grown;
+	*cap = size;
 	return 0;
+}
+
+/* The download's buffer, and the uploader's for a multipart transfer. */
+static int ensure_buffer(struct transfer_worker *w, size_t size, bool multipart)
+{
+	if (grow_buffer(&w->buf, &w->bufcap, size) != 0)
+		return -1;
+	return multipart ? grow_buffer(&w->up.buf, &w->up.bufcap, size) : 0;
 }
 
 static void record_done(struct tjob *tj, const char *bucket, const char *etag, uint64_t bytes)
@@ -280,23 +348,61 @@ static enum outcome refresh_link(struct transfer_worker *w, struct tjob *tj, str
 	return OUTCOME_DONE;
 }
 
-/* Uploads the buffer as the next part and records it in the job. */
+/* Waits for the part in flight and records it in the job (progress a
+ * crash resumes from). -1 with s->fail when its upload failed. */
+static int collect_part(struct sink *s)
+{
+	struct uploader *u = &s->w->up;
+
+	if (!s->inflight)
+		return 0;
+	pthread_mutex_lock(&u->mu);
+	while (!u->finished)
+		pthread_cond_wait(&u->cv, &u->mu);
+	u->pending = false;
+	pthread_mutex_unlock(&u->mu);
+	s->inflight = false;
+	if (u->res.kind != OUTCOME_DONE) {
+		s->fail = u->res;
+		s->upload_gone = s3_upload_gone(u->s3);
+		return -1;
+	}
+	job_part_add(s->tj->claim->job, u->number, u->etag, (int64_t)u->len);
+	return save_job(s->w, s->tj, &s->fail) == OUTCOME_DONE ? 0 : -1;
+}
+
+/* Hands the filled buffer to the uploader as the next part (once the
+ * previous part is recorded) and goes on with the other buffer. */
 static int flush_part(struct sink *s)
 {
 	struct transfer_worker *w = s->w;
-	char etag[S3_ETAG_MAX];
+	struct uploader *u = &w->up;
+	unsigned char *spare;
+	size_t spare_cap;
 
+	if (collect_part(s) != 0)
+		return -1;
 	if (s->next_part > MAX_PARTS) {
 		result_set(&s->fail, OUTCOME_GIVEUP, "the file needs more than %d parts: its "
 						     "size is larger than file_size said", MAX_PARTS);
 		return -1;
 	}
-	if (s3_mpu_upload_part(w->s3, s->tj->key, s->upload_id, s->next_part, w->buf, s->fill,
-			       etag, &s->fail) != OUTCOME_DONE)
-		return -1;
-	job_part_add(s->tj->claim->job, s->next_part, etag, (int64_t)s->fill);
-	if (save_job(w, s->tj, &s->fail) != OUTCOME_DONE)
-		return -1;
+	pthread_mutex_lock(&u->mu);
+	spare = u->buf;
+	spare_cap = u->bufcap;
+	u->buf = w->buf;
+	u->bufcap = w->bufcap;
+	u->key = s->tj->key;
+	u->upload_id = s->upload_id;
+	u->number = s->next_part;
+	u->len = s->fill;
+	u->pending = true;
+	u->finished = false;
+	pthread_cond_broadcast(&u->cv);
+	pthread_mutex_unlock(&u->mu);
+	w->buf = spare;
+	w->bufcap = spare_cap;
+	s->inflight = true;
 	s->next_part++;
 	s->fill = 0;
 	return 0;
@@ -389,6 +495,10 @@ static enum outcome fetch(struct transfer_worker *w, struct tjob *tj, struct sin
 		/* A single PUT starts its buffer over; a multipart upload resumes
 		 * after the parts it has (the partial buffer is dropped). */
 		s->fill = 0;
+		if (s->multipart && collect_part(s) != 0) {
+			*r = s->fail;
+			return r->kind;
+		}
 		offset = s->multipart ? parts_bytes(tj->claim->job) : 0;
 	}
 }
@@ -627,13 +737,22 @@ static enum outcome multipart(struct transfer_worker *w, struct tjob *tj, struct
 			goto out;
 	}
 	/* The last part, or an empty one for an empty file of unknown size. */
-	if ((s.fill > 0 || job_parts_count(tj->claim->job) == 0) && flush_part(&s) != 0) {
+	if ((s.fill > 0 || (job_parts_count(tj->claim->job) == 0 && !s.inflight)) &&
+	    flush_part(&s) != 0) {
+		*r = s.fail;
+		goto out;
+	}
+	if (collect_part(&s) != 0) {
 		*r = s.fail;
 		goto out;
 	}
 	complete_upload(w, tj, upload_id, r);
 out:
-	if (r->kind == OUTCOME_RETRY && s3_upload_gone(w->s3)) {
+	/* A part still in flight after a failure: wait for it, and keep it
+	 * when it went up (one part less to send again). */
+	if (s.inflight)
+		collect_part(&s);
+	if (r->kind == OUTCOME_RETRY && (s3_upload_gone(w->s3) || s.upload_gone)) {
 		/* Start over next time rather than fail on a dead upload id. */
 		retry_clear_upload_state(tj->claim->job);
 	}
@@ -709,7 +828,9 @@ enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct res
 	if (read_job(w, c, &tj, r) != OUTCOME_DONE)
 		goto out;
 	atomic_store(&w->progress_total, tj.size);
-	if (ensure_buffer(w, (size_t)tj.part_size) != 0) {
+	if (ensure_buffer(w, (size_t)tj.part_size,
+			  tj.size < 0 || (uint64_t)tj.size > tj.part_size ||
+				  job_get_str(c->job, "upload_id")) != 0) {
 		result_set(r, OUTCOME_RETRY, "cannot allocate a buffer of %llu bytes",
 			   (unsigned long long)tj.part_size);
 		goto out;

@@ -7,6 +7,7 @@
  * with every placeholder. */
 #include <regex.h>
 #include <stdbool.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,26 @@ static void check_reply(const struct webhook_reply *r, unsigned flags, bool echo
 	}
 }
 
+/* Whether the body carries the secret's text in a form the key template
+ * can rebuild: it drops control characters and lower-cases {ext}, so
+ * "FUZZ-S\x0fECRET..." in a file_extension comes out as the secret. The
+ * sender wrote it (and signed it), so it is an echo, not a leak. */
+static bool body_echoes_secret(const uint8_t *data, size_t size)
+{
+	char *plain = malloc(size + 1);
+	size_t n = 0;
+	bool found;
+
+	if (!plain)
+		return true;
+	for (size_t i = 0; i < size; i++)
+		if (data[i] >= 0x20 && data[i] != 0x7f)
+			plain[n++] = (char)tolower(data[i]);
+	found = memmem(plain, n, SECRET, strlen(SECRET)) != NULL;
+	free(plain);
+	return found;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static regex_t seed_re;
@@ -133,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.body_len = size;
 	req.now = NOW + (time_t)(flags >> 4) * 20; /* up to 300 s of skew: still good */
 	webhook_handle(&cfg, &req, &reply);
-	check_reply(&reply, flags, memmem(data, size, SECRET, strlen(SECRET)) != NULL);
+	check_reply(&reply, flags, body_echoes_secret(data, size));
 	webhook_reply_free(&reply);
 	return 0;
 }

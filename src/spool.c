@@ -761,6 +761,17 @@ static int try_lock(int fd, const char *what, char *err, size_t errlen)
 	return 1;
 }
 
+/* open_job, then try_lock: 1 open and locked (*fd), 0 gone or held by
+ * another process, -1 error. *fd may be left open on 0 or -1: the caller
+ * closes it on its one cleanup path. */
+static int open_locked_job(struct spool *sp, enum spool_state st, const char *name, int *fd,
+			   char *err, size_t errlen)
+{
+	int rc = open_job(sp, st, name, fd, err, errlen);
+
+	return rc <= 0 ? rc : try_lock(*fd, name, err, errlen);
+}
+
 /* The job in the file at fd, or NULL with why. */
 static struct job *read_job(int fd, char *why, size_t whylen)
 {
@@ -896,10 +907,7 @@ int spool_claim(struct spool *sp, const char *name, time_t now, struct claim *c,
 	int fd = -1, rc;
 
 	claim_init(c);
-	rc = open_job(sp, SPOOL_NEW, name, &fd, err, errlen);
-	if (rc <= 0)
-		goto out;
-	rc = try_lock(fd, name, err, errlen);
+	rc = open_locked_job(sp, SPOOL_NEW, name, &fd, err, errlen);
 	if (rc <= 0)
 		goto out;
 	job = read_job(fd, why, sizeof why);
@@ -969,10 +977,7 @@ int spool_adopt(struct spool *sp, const char *name, struct claim *c, char *err, 
 	int fd = -1, rc;
 
 	claim_init(c);
-	rc = open_job(sp, SPOOL_CUR, name, &fd, err, errlen);
-	if (rc <= 0)
-		goto out;
-	rc = try_lock(fd, name, err, errlen);
+	rc = open_locked_job(sp, SPOOL_CUR, name, &fd, err, errlen);
 	if (rc <= 0)
 		goto out;
 	/* between our open and our lock its holder may have replaced it
@@ -1424,10 +1429,7 @@ int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void 
 	struct job *job = NULL;
 	int fd = -1, lockfd, rc;
 
-	rc = open_job(sp, SPOOL_NEW, name, &fd, err, errlen);
-	if (rc <= 0)
-		goto out;
-	rc = try_lock(fd, name, err, errlen);
+	rc = open_locked_job(sp, SPOOL_NEW, name, &fd, err, errlen);
 	if (rc <= 0)
 		goto out;
 	job = read_job(fd, why, sizeof why);

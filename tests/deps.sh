@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs, with apt-get, every Debian 12 package that building zoom2s3 and
-# running its tests and demo need. Safe to run again: it installs only what
+# running its tests and demo need, or the packages named as arguments
+# (bench/deps.sh names its own). Safe to run again: it installs only what
 # is missing. Needs root (or sudo).
 set -eu
 
@@ -10,6 +11,7 @@ clang libclang-rt-14-dev python3 jq curl uuid-runtime procps psmisc
 lighttpd apache2 libapache2-mod-fcgid spawn-fcgi
 radosgw ceph-mon ceph-osd ceph-common
 man-db groff-base systemd dpkg-dev debhelper fakeroot"
+[ $# -eq 0 ] || PKGS="$*"
 
 missing=""
 for p in $PKGS; do

@@ -48,9 +48,11 @@ def parse_args():
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--max-procs", type=int, default=0,
                     help="override the snippet's max-procs (default: as shipped, 2)")
-    ap.add_argument("--kinds", default="hello,zoom2s3,zoom2s3-tmpfs",
-                    help="which responders to run, in turn (comma list): hello, zoom2s3, "
-                    "zoom2s3-tmpfs (the spool on a tmpfs: the responder without the disk)")
+    ap.add_argument("--kinds", default="hello,hello-fsync,zoom2s3,zoom2s3-tmpfs",
+                    help="which responders to run, in turn (comma list): hello, hello-fsync "
+                    "(hello that makes each body a durable file as the spool does: the "
+                    "ceiling of one fsynced job per request), zoom2s3, zoom2s3-tmpfs (the "
+                    "spool on a tmpfs: the responder without the disk)")
     return ap.parse_args()
 
 
@@ -101,9 +103,13 @@ def run_wrk(args, port, reqfile, url_path, cycle):
                        % (p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
 
 
+WARM_UPS = 8
+
+
 def warm_up(webrig, srv, secret):
-    """endpoint.url_validation spools nothing: starts both backends' caches."""
-    for i in range(8):
+    """endpoint.url_validation spools nothing (in zoom2s3): starts the
+    backends' caches."""
+    for i in range(WARM_UPS):
         ev = {"payload": {"plainToken": "warm%d" % i}, "event_ts": int(time.time() * 1000),
               "event": "endpoint.url_validation"}
         a = srv.post_signed(ev)
@@ -184,6 +190,16 @@ def one_run(webrig, args, kind, reqfile, secret, sent_ids):
             dst = os.path.join(ws.cgibin, "zoom2s3.fcgi")
             shutil.copy(args.hello, dst)
             os.chmod(dst, 0o755)
+        if kind == "hello-fsync":
+            # lighttpd starts the program with no arguments: a wrapper
+            # gives hello_fcgi the workspace's spool.
+            hello = os.path.join(ws.cgibin, "hello_fcgi")
+            shutil.copy(args.hello, hello)
+            os.chmod(hello, 0o755)
+            dst = os.path.join(ws.cgibin, "zoom2s3.fcgi")
+            with open(dst, "w") as f:
+                f.write("#!/bin/sh\nexec %s --fsync-into %s\n" % (hello, ws.spool))
+            os.chmod(dst, 0o755)
         if kind == "zoom2s3-tmpfs":
             # A diagnostic, not a deployment: fsync costs nothing on tmpfs,
             # so this shows the responder's own work without the disk's.
@@ -195,7 +211,9 @@ def one_run(webrig, args, kind, reqfile, secret, sent_ids):
             override_max_procs(webrig, args.max_procs)
         with srv:
             warm_up(webrig, srv, secret)
-            res = run_wrk(args, srv.port, reqfile, srv.url, kind == "hello")
+            res = run_wrk(args, srv.port, reqfile, srv.url, kind.startswith("hello"))
+            if kind == "hello-fsync":
+                res["jobs"] = len(os.listdir(os.path.join(ws.spool, "new")))
             settle(ws, srv)
         res["kind"] = kind
         res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
@@ -261,6 +279,14 @@ def run_all(webrig, args, reqfile, secret, sent_ids, n, runs):
                     res["jobs"], res["accepted"], "ok" if res["check_ok"] else "FAILED")
                 if res["jobs"] >= n - args.connections:
                     extra += " (ran out of events: raise --events)"
+            if kind == "hello-fsync":
+                # Every 200 is a durable file, and so is each of the
+                # warm-up's requests; up to one answer per connection may
+                # be in flight when wrk stops.
+                ok = (res["ok_answers"] + WARM_UPS <= res["jobs"] <=
+                      res["ok_answers"] + WARM_UPS + args.connections)
+                res["check_ok"] = ok
+                extra = "  files=%d check=%s" % (res["jobs"], "ok" if ok else "FAILED")
             print("  run %d %-8s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  answers=%d%s"
                   % (r + 1, kind, res["rps"], res["p50_us"] / 1000, res["p99_us"] / 1000,
                      res["ok_answers"], extra), flush=True)
@@ -271,7 +297,10 @@ def run_all(webrig, args, reqfile, secret, sent_ids, n, runs):
 
 
 def report(args, runs, failed):
-    labels = {"hello": "hello_fcgi (the ceiling)", "zoom2s3": "zoom2s3.fcgi, spool on disk",
+    labels = {"hello": "hello_fcgi (the ceiling)",
+              "hello-fsync": "hello_fcgi --fsync-into (the ceiling with a durable file per "
+                             "request)",
+              "zoom2s3": "zoom2s3.fcgi, spool on disk",
               "zoom2s3-tmpfs": "zoom2s3.fcgi, spool on tmpfs (diagnostic)"}
     summary = {}
     for kind in runs:
@@ -283,15 +312,19 @@ def report(args, runs, failed):
         if "hello" in runs and kind != "hello":
             summary[kind]["ratio"] = median([z["rps"] / h["rps"]
                                              for h, z in zip(runs["hello"], runs[kind])])
+        if "hello-fsync" in runs and kind.startswith("zoom2s3"):
+            summary[kind]["ratio_fsync"] = median(
+                [z["rps"] / h["rps"] for h, z in zip(runs["hello-fsync"], runs[kind])])
     print()
     print("| responder, %d connections (median of %d) | req/s | p50 ms | p99 ms | "
-          "req/s ratio to hello |" % (args.connections, args.runs))
-    print("|---|---|---|---|---|")
+          "req/s ratio to hello | to hello-fsync |" % (args.connections, args.runs))
+    print("|---|---|---|---|---|---|")
     for kind in runs:
         s = summary[kind]
-        print("| %s | %.0f | %.2f | %.2f | %s |" % (
+        print("| %s | %.0f | %.2f | %.2f | %s | %s |" % (
             labels.get(kind, kind), s["rps"], s["p50_ms"], s["p99_ms"],
-            "%.2f" % s["ratio"] if "ratio" in s else "-"))
+            "%.2f" % s["ratio"] if "ratio" in s else "-",
+            "%.2f" % s["ratio_fsync"] if "ratio_fsync" in s else "-"))
     z = summary.get("zoom2s3")
     if z and "ratio" in z:
         summary["target_throughput_met"] = z["ratio"] >= 0.5

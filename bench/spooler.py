@@ -36,7 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(HERE)
 RGW_SH = os.path.join(SRCDIR, "tests", "rig", "rgw.sh")
-PARTS_IN_FLIGHT_PER_JOB = 2
+PARTS_IN_FLIGHT_PER_JOB = 3
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "rig"))
 import s3util  # noqa: E402
 
@@ -70,6 +70,9 @@ def parse_args():
     ap.add_argument("--rgw-port", type=int, default=7600)
     ap.add_argument("--keep-rgw", action="store_true", help="leave the RGW running")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--perf", default=None, metavar="DIR",
+                    help="run each zoom2s3 transfer under perf record -g, one file per run "
+                    "in DIR (its CPU figures then include perf's)")
     ap.add_argument("--alt-spooler", default=None,
                     help="another zoom2s3-spooler binary (an A/B of a change): runs as tool "
                     "zoom2s3-alt, in turn with the others")
@@ -346,6 +349,10 @@ class Bench:
             tmpdir, spool, conf = self.spool_for([(url, key, size)], tag)
             argv = [self.spooler if tool == "zoom2s3" else self.args.alt_spooler, "-c", conf,
                     "--once"]
+            if self.args.perf:
+                os.makedirs(self.args.perf, exist_ok=True)
+                argv = ["perf", "record", "-q", "-g", "-e", "cpu-clock,probe_libcrypto:*", "-o",
+                        os.path.join(self.args.perf, "%s.perf" % tag), "--"] + argv
             env = self.base_env()
         else:
             argv, env = self.command(tool, url, key)

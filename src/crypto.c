@@ -1,6 +1,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -12,6 +13,51 @@ void crypto_sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
 	/* EVP_Digest only fails on allocation failure inside OpenSSL. */
 	if (!EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL))
 		memset(out, 0, SHA256_LEN);
+}
+
+struct crypto_sha256_stream {
+	EVP_MD_CTX *ctx;
+};
+
+struct crypto_sha256_stream *crypto_sha256_stream_new(void)
+{
+	struct crypto_sha256_stream *s = calloc(1, sizeof *s);
+
+	if (!s)
+		return NULL;
+	s->ctx = EVP_MD_CTX_new();
+	if (!s->ctx || crypto_sha256_stream_reset(s) != 0) {
+		crypto_sha256_stream_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void crypto_sha256_stream_free(struct crypto_sha256_stream *s)
+{
+	if (!s)
+		return;
+	EVP_MD_CTX_free(s->ctx);
+	free(s);
+}
+
+int crypto_sha256_stream_reset(struct crypto_sha256_stream *s)
+{
+	return EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) ? 0 : -1;
+}
+
+int crypto_sha256_stream_add(struct crypto_sha256_stream *s, const void *data, size_t len)
+{
+	return EVP_DigestUpdate(s->ctx, data, len) ? 0 : -1;
+}
+
+int crypto_sha256_stream_end(struct crypto_sha256_stream *s, unsigned char out[SHA256_LEN])
+{
+	unsigned int outlen = SHA256_LEN;
+
+	if (!EVP_DigestFinal_ex(s->ctx, out, &outlen))
+		return -1;
+	return crypto_sha256_stream_reset(s);
 }
 
 void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,

@@ -22,10 +22,10 @@
 #define QUERY_MAX 4096
 #define KEY_SHOWN 120           /* bytes of a key quoted in a message */
 #define LIST_PAGES_MAX 100      /* guards a server whose markers do not advance */
-/* curl's send buffer for a PUT body (its default is 64 KiB): 8 times fewer
- * read callbacks, send() calls and polls per part, for 448 KiB more memory
- * per worker (docs/BENCHMARKS.md). */
-#define UPLOAD_BUFFER_SIZE (512L * 1024)
+/* curl's send buffer for a PUT body (its default is 64 KiB): half the read
+ * callbacks, send() calls and polls per part. Each uploader thread has one,
+ * so larger costs memory per worker for little CPU (docs/BENCHMARKS.md). */
+#define UPLOAD_BUFFER_SIZE (128L * 1024)
 
 struct s3_client {
 	const struct config *cfg;
@@ -54,6 +54,7 @@ struct s3_req {
 	size_t nh;
 	const void *body;
 	size_t len;
+	const unsigned char *body_sha256; /* its digest when known; NULL: computed here */
 	bool upload_op;            /* names an upload id */
 	long quiet_time;           /* seconds below LOW_SPEED_LIMIT allowed; 0: default */
 };
@@ -794,7 +795,10 @@ static enum outcome prepare(struct s3_client *c, const struct s3_req *req, char 
 			       req->op, shown_key(req->key, keybuf, sizeof keybuf));
 		goto out;
 	}
-	crypto_sha256(req->len ? req->body : "", req->len, digest);
+	if (req->body_sha256)
+		memcpy(digest, req->body_sha256, sizeof digest);
+	else
+		crypto_sha256(req->len ? req->body : "", req->len, digest);
 	crypto_hex(digest, sizeof digest, hash);
 	if (sigv4_amz_date(time(NULL), amz_date) < 0) {
 		o = result_set(r, OUTCOME_RETRY, "S3 %s: the clock cannot be read", req->op);
@@ -989,8 +993,15 @@ enum outcome s3_head_bucket(struct s3_client *c, bool *exists, struct result *r)
 enum outcome s3_put(struct s3_client *c, const char *key, const void *buf, size_t len,
 		    const struct s3_meta *meta, char etag[S3_ETAG_MAX], struct result *r)
 {
+	return s3_put_hashed(c, key, buf, len, NULL, meta, etag, r);
+}
+
+enum outcome s3_put_hashed(struct s3_client *c, const char *key, const void *buf, size_t len,
+			   const unsigned char *sha256, const struct s3_meta *meta,
+			   char etag[S3_ETAG_MAX], struct result *r)
+{
 	struct s3_req req = {.op = "PutObject", .method = "PUT", .key = key, .body = buf,
-			     .len = len};
+			     .len = len, .body_sha256 = sha256};
 	char bufs[2][S3_META_MAX];
 	struct s3_resp resp = {0};
 	enum outcome o;
@@ -1032,8 +1043,16 @@ enum outcome s3_mpu_upload_part(struct s3_client *c, const char *key, const char
 				int number, const void *buf, size_t len,
 				char etag[S3_ETAG_MAX], struct result *r)
 {
+	return s3_mpu_upload_part_hashed(c, key, upload_id, number, buf, len, NULL, etag, r);
+}
+
+enum outcome s3_mpu_upload_part_hashed(struct s3_client *c, const char *key,
+				       const char *upload_id, int number, const void *buf,
+				       size_t len, const unsigned char *sha256,
+				       char etag[S3_ETAG_MAX], struct result *r)
+{
 	struct s3_req req = {.op = "UploadPart", .method = "PUT", .key = key, .body = buf,
-			     .len = len, .upload_op = true};
+			     .len = len, .body_sha256 = sha256, .upload_op = true};
 	char num[16];
 	struct s3_resp resp = {0};
 	enum outcome o;

@@ -100,6 +100,13 @@ enum outcome s3_head_bucket(struct s3_client *c, bool *exists, struct result *r)
 enum outcome s3_put(struct s3_client *c, const char *key, const void *buf, size_t len,
 		    const struct s3_meta *meta, char etag[S3_ETAG_MAX], struct result *r);
 
+/* The same, with the body's SHA-256 given (computed while the body was
+ * read in): it is sent as x-amz-content-sha256, and S3 refuses the body
+ * unless it matches. NULL: computed here. */
+enum outcome s3_put_hashed(struct s3_client *c, const char *key, const void *buf, size_t len,
+			   const unsigned char *sha256, const struct s3_meta *meta,
+			   char etag[S3_ETAG_MAX], struct result *r);
+
 /* CreateMultipartUpload with the metadata, Content-Type, storage class, SSE. */
 enum outcome s3_mpu_create(struct s3_client *c, const char *key, const struct s3_meta *meta,
 			   char upload_id[S3_UPLOAD_ID_MAX], struct result *r);
@@ -107,6 +114,10 @@ enum outcome s3_mpu_create(struct s3_client *c, const char *key, const struct s3
 enum outcome s3_mpu_upload_part(struct s3_client *c, const char *key, const char *upload_id,
 				int number, const void *buf, size_t len,
 				char etag[S3_ETAG_MAX], struct result *r);
+enum outcome s3_mpu_upload_part_hashed(struct s3_client *c, const char *key,
+				       const char *upload_id, int number, const void *buf,
+				       size_t len, const unsigned char *sha256,
+				       char etag[S3_ETAG_MAX], struct result *r);
 
 /* CompleteMultipartUpload with parts (any order; sizes unused), including
  * its "200 OK with an Error in the body" answer. etag: the object's; when

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "awscreds.h"
+#include "crypto.h"
 #include "download.h"
 #include "keytmpl.h"
 #include "log.h"
@@ -30,9 +31,15 @@ struct transfer_shared {
 	 * first one's object and moves aside instead of replacing it. */
 };
 
-/* A multipart transfer's part uploads run on a second thread with its own
- * S3 client and buffer: the download fills one buffer while the previous
- * one goes up. Two parts in flight per job, memory 2 x part_size. */
+/* A multipart transfer's part uploads run on UPLOADERS threads, each with
+ * its own S3 client and buffer: the download fills one buffer while the
+ * parts before it go up. UPLOADERS + 1 parts in flight per job, memory
+ * (UPLOADERS + 1) x part_size. Two uploads at once keep the S3 server
+ * busy while each waits on its network round trips; parts are still
+ * recorded in order (collect_part), so a crash resumes from a run of
+ * whole parts. */
+#define UPLOADERS 2
+
 struct uploader {
 	pthread_t thread;
 	bool started;
@@ -45,6 +52,7 @@ struct uploader {
 	const char *key, *upload_id;
 	int number;
 	size_t len;
+	unsigned char sha256[SHA256_LEN]; /* of buf[0, len), hashed as it came in */
 	char etag[S3_ETAG_MAX];
 	struct result res;
 };
@@ -56,7 +64,8 @@ struct transfer_worker {
 	struct download_client *dl;
 	unsigned char *buf;
 	size_t bufcap;
-	struct uploader up;
+	struct crypto_sha256_stream *hash; /* of buf[0, fill) */
+	struct uploader up[UPLOADERS];
 	atomic_llong progress_bytes, progress_total;
 };
 
@@ -82,8 +91,10 @@ struct sink {
 	const char *upload_id;
 	size_t fill;
 	int next_part;      /* the number the next handed-over part gets */
-	bool inflight;      /* a part is with the uploader, not yet recorded */
-	bool upload_gone;   /* the uploader found the upload id gone */
+	int inflight;       /* parts with the uploaders, not yet recorded */
+	int oldest;         /* the uploader with the first of them */
+	bool part_failed;   /* a part did not go up: none after it is recorded */
+	bool upload_gone;   /* an uploader found the upload id gone */
 	struct result fail; /* why the sink refused data */
 };
 
@@ -139,8 +150,8 @@ static void *uploader_main(void *arg)
 		if (u->quit)
 			break;
 		pthread_mutex_unlock(&u->mu);
-		s3_mpu_upload_part(u->s3, u->key, u->upload_id, u->number, u->buf, u->len, u->etag,
-				   &u->res);
+		s3_mpu_upload_part_hashed(u->s3, u->key, u->upload_id, u->number, u->buf, u->len,
+					  u->sha256, u->etag, &u->res);
 		pthread_mutex_lock(&u->mu);
 		u->finished = true;
 		pthread_cond_broadcast(&u->cv);
@@ -159,39 +170,53 @@ struct transfer_worker *transfer_worker_new(struct transfer_shared *sh,
 		return NULL;
 	w->sh = sh;
 	w->stop = stop;
-	pthread_mutex_init(&w->up.mu, NULL);
-	pthread_cond_init(&w->up.cv, NULL);
-	w->dl = download_client_new(stop);
-	w->s3 = s3_client_new(sh->cfg, sh->creds, stop, err, sizeof err);
-	w->up.s3 = w->s3 ? s3_client_new(sh->cfg, sh->creds, stop, err, sizeof err) : NULL;
-	if (!w->dl || !w->s3 || !w->up.s3 ||
-	    pthread_create(&w->up.thread, NULL, uploader_main, &w->up) != 0) {
-		log_event(LOG_ERR, "transfer.init_failed", "error=\"%s\"",
-			  err[0] ? err : "cannot make a download client or the upload thread");
-		transfer_worker_free(w);
-		return NULL;
+	for (int i = 0; i < UPLOADERS; i++) {
+		pthread_mutex_init(&w->up[i].mu, NULL);
+		pthread_cond_init(&w->up[i].cv, NULL);
 	}
-	w->up.started = true;
+	w->dl = download_client_new(stop);
+	w->hash = crypto_sha256_stream_new();
+	w->s3 = s3_client_new(sh->cfg, sh->creds, stop, err, sizeof err);
+	if (!w->dl || !w->hash || !w->s3)
+		goto fail;
+	for (int i = 0; i < UPLOADERS; i++) {
+		struct uploader *u = &w->up[i];
+
+		u->s3 = s3_client_new(sh->cfg, sh->creds, stop, err, sizeof err);
+		if (!u->s3 || pthread_create(&u->thread, NULL, uploader_main, u) != 0)
+			goto fail;
+		u->started = true;
+	}
 	return w;
+fail:
+	log_event(LOG_ERR, "transfer.init_failed", "error=\"%s\"",
+		  err[0] ? err : "cannot make a download client or an upload thread");
+	transfer_worker_free(w);
+	return NULL;
 }
 
 void transfer_worker_free(struct transfer_worker *w)
 {
 	if (!w)
 		return;
-	if (w->up.started) {
-		pthread_mutex_lock(&w->up.mu);
-		w->up.quit = true;
-		pthread_cond_broadcast(&w->up.cv);
-		pthread_mutex_unlock(&w->up.mu);
-		pthread_join(w->up.thread, NULL);
+	for (int i = 0; i < UPLOADERS; i++) {
+		struct uploader *u = &w->up[i];
+
+		if (u->started) {
+			pthread_mutex_lock(&u->mu);
+			u->quit = true;
+			pthread_cond_broadcast(&u->cv);
+			pthread_mutex_unlock(&u->mu);
+			pthread_join(u->thread, NULL);
+		}
+		pthread_cond_destroy(&u->cv);
+		pthread_mutex_destroy(&u->mu);
+		s3_client_free(u->s3);
+		free(u->buf);
 	}
-	pthread_cond_destroy(&w->up.cv);
-	pthread_mutex_destroy(&w->up.mu);
-	s3_client_free(w->up.s3);
 	s3_client_free(w->s3);
 	download_client_free(w->dl);
-	free(w->up.buf);
+	crypto_sha256_stream_free(w->hash);
 	free(w->buf);
 	free(w);
 }
@@ -247,12 +272,15 @@ static int grow_buffer(unsigned char **buf, size_t *cap, size_t size)
 	return 0;
 }
 
-/* The download's buffer, and the uploader's for a multipart transfer. */
+/* The download's buffer, and the uploaders' for a multipart transfer. */
 static int ensure_buffer(struct transfer_worker *w, size_t size, bool multipart)
 {
 	if (grow_buffer(&w->buf, &w->bufcap, size) != 0)
 		return -1;
-	return multipart ? grow_buffer(&w->up.buf, &w->up.bufcap, size) : 0;
+	for (int i = 0; multipart && i < UPLOADERS; i++)
+		if (grow_buffer(&w->up[i].buf, &w->up[i].bufcap, size) != 0)
+			return -1;
+	return 0;
 }
 
 static void record_done(struct tjob *tj, const char *bucket, const char *etag, uint64_t bytes)
@@ -348,46 +376,97 @@ static enum outcome refresh_link(struct transfer_worker *w, struct tjob *tj, str
 	return OUTCOME_DONE;
 }
 
-/* Waits for the part in flight and records it in the job (progress a
- * crash resumes from). -1 with s->fail when its upload failed. */
+/* Waits for the oldest part in flight and records it in the job (progress
+ * a crash resumes from). -1 with s->fail when it failed, or one before it
+ * did: parts are recorded in order, so none after a failed one is. */
 static int collect_part(struct sink *s)
 {
-	struct uploader *u = &s->w->up;
+	struct uploader *u;
 
-	if (!s->inflight)
+	if (s->inflight == 0)
 		return 0;
+	u = &s->w->up[s->oldest];
 	pthread_mutex_lock(&u->mu);
 	while (!u->finished)
 		pthread_cond_wait(&u->cv, &u->mu);
 	u->pending = false;
 	pthread_mutex_unlock(&u->mu);
-	s->inflight = false;
+	s->inflight--;
+	s->oldest = (s->oldest + 1) % UPLOADERS;
+	if (s->part_failed)
+		return -1;
 	if (u->res.kind != OUTCOME_DONE) {
+		s->part_failed = true;
 		s->fail = u->res;
 		s->upload_gone = s3_upload_gone(u->s3);
 		return -1;
 	}
 	job_part_add(s->tj->claim->job, u->number, u->etag, (int64_t)u->len);
-	return save_job(s->w, s->tj, &s->fail) == OUTCOME_DONE ? 0 : -1;
+	if (save_job(s->w, s->tj, &s->fail) != OUTCOME_DONE) {
+		s->part_failed = true;
+		return -1;
+	}
+	return 0;
 }
 
-/* Hands the filled buffer to the uploader as the next part (once the
- * previous part is recorded) and goes on with the other buffer. */
+/* Every part in flight collected: the uploaders hold no buffer after it. */
+static int collect_all(struct sink *s)
+{
+	int rc = 0;
+
+	while (s->inflight > 0)
+		if (collect_part(s) != 0)
+			rc = -1;
+	return rc;
+}
+
+static bool oldest_finished(struct sink *s)
+{
+	struct uploader *u = &s->w->up[s->oldest];
+	bool finished;
+
+	pthread_mutex_lock(&u->mu);
+	finished = u->finished;
+	pthread_mutex_unlock(&u->mu);
+	return finished;
+}
+
+/* The buffer starts over empty, its running hash with it. */
+static int sink_restart(struct sink *s)
+{
+	s->fill = 0;
+	if (crypto_sha256_stream_reset(s->w->hash) != 0) {
+		result_set(&s->fail, OUTCOME_RETRY, "cannot start a SHA-256 (OpenSSL failed)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Hands the filled buffer to a free uploader as the next part (recording
+ * the parts that went up before it) and goes on with that uploader's
+ * buffer. */
 static int flush_part(struct sink *s)
 {
 	struct transfer_worker *w = s->w;
-	struct uploader *u = &w->up;
+	struct uploader *u;
 	unsigned char *spare;
 	size_t spare_cap;
 
-	if (collect_part(s) != 0)
-		return -1;
+	while (s->inflight > 0 && (s->inflight == UPLOADERS || oldest_finished(s)))
+		if (collect_part(s) != 0)
+			return -1;
 	if (s->next_part > MAX_PARTS) {
 		result_set(&s->fail, OUTCOME_GIVEUP, "the file needs more than %d parts: its "
 						     "size is larger than file_size said", MAX_PARTS);
 		return -1;
 	}
+	u = &w->up[(s->oldest + s->inflight) % UPLOADERS];
 	pthread_mutex_lock(&u->mu);
+	if (crypto_sha256_stream_end(w->hash, u->sha256) != 0) {
+		pthread_mutex_unlock(&u->mu);
+		result_set(&s->fail, OUTCOME_RETRY, "cannot finish a SHA-256 (OpenSSL failed)");
+		return -1;
+	}
 	spare = u->buf;
 	spare_cap = u->bufcap;
 	u->buf = w->buf;
@@ -402,12 +481,15 @@ static int flush_part(struct sink *s)
 	pthread_mutex_unlock(&u->mu);
 	w->buf = spare;
 	w->bufcap = spare_cap;
-	s->inflight = true;
+	s->inflight++;
 	s->next_part++;
-	s->fill = 0;
+	s->fill = 0; /* the hash started over when it ended */
 	return 0;
 }
 
+/* Copies a piece of the download into the buffer and hashes it there,
+ * while it is still in the cache: the part's SHA-256 is ready when the
+ * part is full, and the buffer is read once more only to be sent. */
 static int sink_write(void *ctx, const void *data, size_t len)
 {
 	struct sink *s = ctx;
@@ -425,6 +507,10 @@ static int sink_write(void *ctx, const void *data, size_t len)
 			return -1;
 		}
 		memcpy(s->w->buf + s->fill, p, n);
+		if (crypto_sha256_stream_add(s->w->hash, s->w->buf + s->fill, n) != 0) {
+			result_set(&s->fail, OUTCOME_RETRY, "cannot hash a part (OpenSSL failed)");
+			return -1;
+		}
 		s->fill += n;
 		p += n;
 		len -= n;
@@ -457,6 +543,10 @@ static enum outcome fetch(struct transfer_worker *w, struct tjob *tj, struct sin
 
 	if (!tj->bearer && refresh_link(w, tj, r) != OUTCOME_DONE)
 		return r->kind;
+	if (sink_restart(s) != 0) {
+		*r = s->fail;
+		return r->kind;
+	}
 	for (;;) {
 		struct download_request req = {
 			.url = tj->url,
@@ -494,8 +584,7 @@ static enum outcome fetch(struct transfer_worker *w, struct tjob *tj, struct sin
 			return r->kind;
 		/* A single PUT starts its buffer over; a multipart upload resumes
 		 * after the parts it has (the partial buffer is dropped). */
-		s->fill = 0;
-		if (s->multipart && collect_part(s) != 0) {
+		if (sink_restart(s) != 0 || (s->multipart && collect_all(s) != 0)) {
 			*r = s->fail;
 			return r->kind;
 		}
@@ -516,11 +605,14 @@ static enum outcome single_put(struct transfer_worker *w, struct tjob *tj, struc
 	struct sink s = { .w = w, .tj = tj };
 	struct s3_meta meta;
 	char etag[S3_ETAG_MAX];
+	unsigned char sha256[SHA256_LEN];
 
 	if (fetch(w, tj, &s, 0, r) != OUTCOME_DONE)
 		return r->kind;
+	if (crypto_sha256_stream_end(w->hash, sha256) != 0)
+		return result_set(r, OUTCOME_RETRY, "cannot finish a SHA-256 (OpenSSL failed)");
 	meta_of(tj, &meta);
-	if (s3_put(w->s3, tj->key, w->buf, s.fill, &meta, etag, r) != OUTCOME_DONE)
+	if (s3_put_hashed(w->s3, tj->key, w->buf, s.fill, sha256, &meta, etag, r) != OUTCOME_DONE)
 		return r->kind;
 	record_done(tj, w->sh->cfg->s3_bucket, etag, s.fill);
 	return result_set(r, OUTCOME_DONE, "uploaded");
@@ -737,21 +829,20 @@ static enum outcome multipart(struct transfer_worker *w, struct tjob *tj, struct
 			goto out;
 	}
 	/* The last part, or an empty one for an empty file of unknown size. */
-	if ((s.fill > 0 || (job_parts_count(tj->claim->job) == 0 && !s.inflight)) &&
+	if ((s.fill > 0 || (job_parts_count(tj->claim->job) == 0 && s.inflight == 0)) &&
 	    flush_part(&s) != 0) {
 		*r = s.fail;
 		goto out;
 	}
-	if (collect_part(&s) != 0) {
+	if (collect_all(&s) != 0) {
 		*r = s.fail;
 		goto out;
 	}
 	complete_upload(w, tj, upload_id, r);
 out:
-	/* A part still in flight after a failure: wait for it, and keep it
-	 * when it went up (one part less to send again). */
-	if (s.inflight)
-		collect_part(&s);
+	/* Parts still in flight after a failure: wait for them, and keep
+	 * those that went up, in order (fewer parts to send again). */
+	collect_all(&s);
 	if (r->kind == OUTCOME_RETRY && (s3_upload_gone(w->s3) || s.upload_gone)) {
 		/* Start over next time rather than fail on a dead upload id. */
 		retry_clear_upload_state(tj->claim->job);

@@ -13,6 +13,30 @@ int main(void)
 	is_str(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	       "sha256 of the empty string");
 
+	{
+		/* The stream gives the one-shot digest however the bytes are cut,
+		 * and starts over after each end. */
+		struct crypto_sha256_stream *st = crypto_sha256_stream_new();
+		unsigned char one[SHA256_LEN], e[SHA256_LEN];
+		const char *text = "The quick brown fox jumps over the lazy dog";
+
+		crypto_sha256(text, strlen(text), one);
+		ok(st && crypto_sha256_stream_add(st, text, 4) == 0 &&
+			   crypto_sha256_stream_add(st, text + 4, 0) == 0 &&
+			   crypto_sha256_stream_add(st, text + 4, strlen(text) - 4) == 0 &&
+			   crypto_sha256_stream_end(st, d) == 0 && memcmp(d, one, sizeof d) == 0,
+		   "a stream hashed in pieces gives the one-shot digest");
+		crypto_sha256("", 0, e);
+		ok(st && crypto_sha256_stream_end(st, d) == 0 && memcmp(d, e, sizeof d) == 0,
+		   "after an end the stream starts over");
+		ok(st && crypto_sha256_stream_add(st, "junk", 4) == 0 &&
+			   crypto_sha256_stream_reset(st) == 0 &&
+			   crypto_sha256_stream_add(st, text, strlen(text)) == 0 &&
+			   crypto_sha256_stream_end(st, d) == 0 && memcmp(d, one, sizeof d) == 0,
+		   "a reset drops what was added");
+		crypto_sha256_stream_free(st);
+	}
+
 	/* RFC 4231 test case 2 */
 	crypto_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d);
 	crypto_hex(d, sizeof d, hex);

@@ -387,6 +387,27 @@ static void test_multipart(struct stub *st, struct s3_client *c)
 	       "upload part: query sorted and encoded");
 	ok(st->sig_ok && st->hash_ok, "upload part: signed, real payload hash");
 	is_str(etag, "p1", "upload part: ETag");
+	{
+		/* The digest the caller computed as the bytes came in is the one
+		 * sent: a right one passes, a wrong one is what S3 would refuse. */
+		unsigned char d[SHA256_LEN];
+
+		crypto_sha256("12345", 5, d);
+		answer(st, 200, "ETag: \"p1\"\r\n", "");
+		ok(s3_mpu_upload_part_hashed(c, "v.m4a", id, 1, "12345", 5, d, etag, &r) ==
+				   OUTCOME_DONE && st->sig_ok && st->hash_ok,
+		   "upload part with its digest given: signed, that digest sent");
+		d[0] ^= 1;
+		answer(st, 200, "ETag: \"p1\"\r\n", "");
+		ok(s3_mpu_upload_part_hashed(c, "v.m4a", id, 1, "12345", 5, d, etag, &r) ==
+				   OUTCOME_DONE && st->sig_ok && !st->hash_ok,
+		   "upload part: a given digest is sent as it is, not computed again");
+		crypto_sha256("hello", 5, d);
+		answer(st, 200, "ETag: \"e\"\r\n", "");
+		ok(s3_put_hashed(c, "h.txt", "hello", 5, d, NULL, etag, &r) == OUTCOME_DONE &&
+			   st->sig_ok && st->hash_ok && strcmp(etag, "e") == 0,
+		   "put with its digest given: signed, that digest sent");
+	}
 
 	answer(st, 404, NULL, "<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>");
 	ok(s3_mpu_upload_part(c, "v.m4a", id, 2, "x", 1, etag, &r) == OUTCOME_RETRY &&

@@ -351,7 +351,7 @@ class Bench:
                     "--once"]
             if self.args.perf:
                 os.makedirs(self.args.perf, exist_ok=True)
-                argv = ["perf", "record", "-q", "-g", "-e", "cpu-clock,probe_libcrypto:*", "-o",
+                argv = ["perf", "record", "-q", "-g", "-o",
                         os.path.join(self.args.perf, "%s.perf" % tag), "--"] + argv
             env = self.base_env()
         else:

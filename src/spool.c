@@ -142,23 +142,23 @@ static int make_dir(int parentfd, const char *name, const char *shown, char *err
 	return 0;
 }
 
-static int open_lock_file(struct spool *sp, bool create, char *err, size_t errlen)
+/* Opens .lock, creating it (LOCK_MODE) when missing, whatever `create`
+ * says of the directories: a spool made by hand with mkdir has no .lock,
+ * and every program may make it (the contract's "each program creates
+ * .lock when it is missing"). O_EXCL tells whether this call made it, so
+ * an existing .lock keeps the mode its owner gave it. */
+static int open_lock_file(struct spool *sp, char *err, size_t errlen)
 {
-	int fd = -1;
+	int fd = openat(sp->dirfd, ".lock", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			LOCK_MODE);
 
-	if (create) {
-		fd = openat(sp->dirfd, ".lock", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    LOCK_MODE);
-		if (fd >= 0 && fchmod(fd, LOCK_MODE) != 0) {
-			fail(err, errlen, "cannot set the mode of %s/.lock: %s", sp->dir,
-			     strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (fd < 0 && errno != EEXIST)
-			return fail(err, errlen, "cannot create %s/.lock: %s", sp->dir,
-				    strerror(errno));
+	if (fd >= 0 && fchmod(fd, LOCK_MODE) != 0) {
+		fail(err, errlen, "cannot set the mode of %s/.lock: %s", sp->dir, strerror(errno));
+		close(fd);
+		return -1;
 	}
+	if (fd < 0 && errno != EEXIST)
+		return fail(err, errlen, "cannot create %s/.lock: %s", sp->dir, strerror(errno));
 	if (fd < 0)
 		fd = openat(sp->dirfd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -201,7 +201,7 @@ int spool_open(struct spool *sp, const char *dir, bool create, char *err, size_t
 		goto fail;
 	}
 	if (check_state_dirs(sp, create, err, errlen) != 0 ||
-	    open_lock_file(sp, create, err, errlen) != 0)
+	    open_lock_file(sp, err, errlen) != 0)
 		goto fail;
 	return 0;
 fail:

@@ -38,8 +38,9 @@ struct claim {
 const char *spool_state_dir(enum spool_state st); /* "tmp", "new", ... */
 
 /* Opens dir. With create, makes dir and the five state directories
- * (mode 2770: group-writable, setgid) and .lock (0660) when missing.
- * -1 with err when the spool is unusable. */
+ * (mode 2770: group-writable, setgid) when missing; without it, a missing
+ * one is an error that names it. .lock (0660) is made when missing either
+ * way. -1 with err when the spool is unusable. */
 int spool_open(struct spool *sp, const char *dir, bool create, char *err, size_t errlen);
 void spool_close(struct spool *sp);
 

@@ -29,7 +29,8 @@
 #define NUMBER_MAX 2147483647LL       /* seconds and counts: 68 years is plenty and
 					 keeps every caller's arithmetic in range */
 
-enum storage { STORE_STR, STORE_LIST, STORE_REGEX, STORE_LONG, STORE_SIZE, STORE_BOOL };
+enum storage { STORE_STR, STORE_LIST, STORE_REGEX, STORE_LONG, STORE_SIZE, STORE_BOOL,
+	       STORE_ENUM };
 
 enum key_flags {
 	KEY_SECRET = 1, /* registered with log_add_secret, never echoed */
@@ -149,6 +150,30 @@ static int set_abs_path(struct config *cfg, const struct key_def *k, const char 
 	if (value[0] != '/' || value[len - 1] == '/')
 		return -1;
 	return set_string(cfg, k, value, why, whylen);
+}
+
+static const char *const after_upload_names[] = { "keep", "trash", "delete" };
+
+const char *config_after_upload_name(enum zoom_after_upload what)
+{
+	return (size_t)what < sizeof after_upload_names / sizeof after_upload_names[0]
+		       ? after_upload_names[what]
+		       : "?";
+}
+
+static int set_after_upload(struct config *cfg, const struct key_def *k, const char *value,
+			    char *why, size_t whylen)
+{
+	(void)k;
+	(void)why;
+	(void)whylen;
+	for (size_t i = 0; i < sizeof after_upload_names / sizeof after_upload_names[0]; i++) {
+		if (strcmp(value, after_upload_names[i]) == 0) {
+			cfg->zoom_after_upload = (enum zoom_after_upload)i;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 static int set_template(struct config *cfg, const struct key_def *k, const char *value,
@@ -557,6 +582,10 @@ static const struct key_def keys[] = {
 	{ .name = "metrics_file", .set = set_abs_path, .offset = OFF(metrics_file),
 	  .expect = "an absolute file name, such as "
 		    "/var/lib/prometheus/node-exporter/zoom2s3.prom" },
+	K_WORD(webhook_secret_token_previous, KEY_SECRET, NULL),
+	{ .name = "zoom_after_upload", .set = set_after_upload, .store = STORE_ENUM,
+	  .def = "keep", .expect = "keep, trash or delete" },
+	K_LONG(zoom_after_upload_delay, 0, "604800", "a whole number of seconds"),
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -790,6 +819,21 @@ static int check_together(struct parser *p)
 	return 0;
 }
 
+/* Retention talks to Zoom's API: the spooler cannot remove a file without
+ * an app, and finding that out at the first removal would be a week late. */
+static int check_retention(struct parser *p, enum config_role role)
+{
+	const struct config *cfg = p->cfg;
+
+	if (role != CONFIG_SPOOLER || cfg->zoom_after_upload == ZOOM_KEEP ||
+	    cfg->zoom_client_secret || cfg->zoom_api_secret)
+		return 0;
+	return fail(p, key_line(p, "zoom_after_upload"),
+		    "zoom_after_upload = %s needs a Zoom app: set zoom_account_id, "
+		    "zoom_client_id and zoom_client_secret (or zoom_api_key and zoom_api_secret)",
+		    config_after_upload_name(cfg->zoom_after_upload));
+}
+
 int config_parse(const char *name, const char *text, size_t len, enum config_role role,
 		 struct config *cfg, char *err, size_t errlen)
 {
@@ -809,7 +853,7 @@ int config_parse(const char *name, const char *text, size_t len, enum config_rol
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	if (parse_lines(&p, copy, len) < 0 || check_required(&p, role) < 0 ||
-	    check_together(&p) < 0)
+	    check_together(&p) < 0 || check_retention(&p, role) < 0)
 		goto out;
 	if (!key_line(&p, "s3_path_style"))
 		cfg->s3_path_style = cfg->s3_endpoint != NULL;
@@ -876,7 +920,8 @@ out:
 
 static bool holds_secret(const struct config *cfg)
 {
-	return cfg->webhook_secret_token || cfg->zoom_client_secret || cfg->zoom_api_secret ||
+	return cfg->webhook_secret_token || cfg->webhook_secret_token_previous ||
+	       cfg->zoom_client_secret || cfg->zoom_api_secret ||
 	       cfg->aws_secret_access_key || cfg->aws_session_token;
 }
 

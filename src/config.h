@@ -10,6 +10,13 @@
 
 #define CONFIG_MAX_LIST 64
 
+/* What becomes of a recording file in Zoom's cloud once its upload is
+ * verified (zoom_after_upload; "Retention in Zoom"). */
+enum zoom_after_upload { ZOOM_KEEP, ZOOM_TRASH, ZOOM_DELETE };
+
+/* "keep", "trash", "delete": the key's values, and the DELETE's action. */
+const char *config_after_upload_name(enum zoom_after_upload what);
+
 struct config {
 	char path[4096];              /* the file it was read from */
 	char *spool_dir;
@@ -40,6 +47,9 @@ struct config {
 	long retry_max_delay;         /* default 3600 */
 	char *aws_access_key_id, *aws_secret_access_key, *aws_session_token;
 	char *metrics_file;           /* NULL: no node_exporter textfile */
+	char *webhook_secret_token_previous; /* NULL; accepted for signatures only */
+	enum zoom_after_upload zoom_after_upload; /* default ZOOM_KEEP */
+	long zoom_after_upload_delay; /* seconds, default 604800 */
 	/* Set by config_load: mtime/size/inode of the file, so a long-lived
 	 * responder can notice a change and reload. */
 	long long stamp_mtime_ns, stamp_size, stamp_ino;

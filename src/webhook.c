@@ -92,21 +92,35 @@ static int check_timestamp(const struct config *cfg, const struct webhook_reques
 	return 0;
 }
 
+/* True when signature is "v0=" + hex(HMAC-SHA256(secret, message)),
+ * compared in constant time. */
+static bool signed_with(const char *secret, const char *message, size_t msg_len,
+			const char *signature)
+{
+	unsigned char mac[SHA256_LEN];
+	char expected[3 + SHA256_HEX_LEN + 1];
+
+	if (!secret || !*secret)
+		return false;
+	crypto_hmac_sha256(secret, strlen(secret), message, msg_len, mac);
+	memcpy(expected, "v0=", 3);
+	crypto_hex(mac, sizeof mac, expected + 3);
+	return crypto_str_equal(signature, expected);
+}
+
 /* x-zm-signature = "v0=" + hex(HMAC-SHA256(secret, "v0:" + ts + ":" + body)),
- * compared in constant time. 0 when good; else -1 with the reason in reply
- * (503 when out of memory). The legacy `authorization` verification token
- * is never looked at. */
+ * where secret is webhook_secret_token or, during a change of the Secret
+ * Token, webhook_secret_token_previous. 0 when good (reply->signed_with_previous
+ * says which); else -1 with the reason in reply (503 when out of memory).
+ * The legacy `authorization` verification token is never looked at. */
 static int check_signature(const struct config *cfg, const struct webhook_request *req,
 			   struct webhook_reply *reply)
 {
-	const char *secret = cfg->webhook_secret_token;
-	unsigned char mac[SHA256_LEN];
-	char expected[3 + SHA256_HEX_LEN + 1];
 	char *message = NULL;
 	size_t ts_len, msg_len;
 	int rc = -1;
 
-	if (!secret || !*secret) {
+	if (!cfg->webhook_secret_token || !*cfg->webhook_secret_token) {
 		set_reply(reply, 401, "refused: no webhook_secret_token configured");
 		goto out;
 	}
@@ -128,12 +142,13 @@ static int check_signature(const struct config *cfg, const struct webhook_reques
 	message[3 + ts_len] = ':';
 	if (req->body_len)
 		memcpy(message + 4 + ts_len, req->body, req->body_len);
-	crypto_hmac_sha256(secret, strlen(secret), message, msg_len, mac);
-	memcpy(expected, "v0=", 3);
-	crypto_hex(mac, sizeof mac, expected + 3);
-	if (!crypto_str_equal(req->signature, expected)) {
-		set_reply(reply, 401, "refused: x-zm-signature does not match");
-		goto out;
+	if (!signed_with(cfg->webhook_secret_token, message, msg_len, req->signature)) {
+		if (!signed_with(cfg->webhook_secret_token_previous, message, msg_len,
+				 req->signature)) {
+			set_reply(reply, 401, "refused: x-zm-signature does not match");
+			goto out;
+		}
+		reply->signed_with_previous = true;
 	}
 	rc = 0;
 out:
@@ -144,7 +159,10 @@ out:
 /* ---- endpoint.url_validation -------------------------------------------- */
 
 /* A plainToken holding ':' could be a signature's message ("v0:ts:body"):
- * refusing it keeps this answer from being a signing oracle. */
+ * refusing it keeps this answer from being a signing oracle. The answer is
+ * made with webhook_secret_token alone, also when the request was signed
+ * with the previous token: Zoom validates the URL against the token its app
+ * holds now, and that is the current one. */
 static void answer_validation(const struct config *cfg, const struct zevent *ev,
 			      struct webhook_reply *reply)
 {
@@ -446,6 +464,17 @@ out:
 	}
 }
 
+/* The operator rotating the Secret Token watches for this in the log: once
+ * no request says it, webhook_secret_token_previous can go. */
+static void note_previous_secret(struct webhook_reply *reply)
+{
+	size_t used = strlen(reply->note);
+	static const char tail[] = " (signed with webhook_secret_token_previous)";
+
+	if (used + sizeof tail <= sizeof reply->note)
+		memcpy(reply->note + used, tail, sizeof tail);
+}
+
 static bool is_recording_event(const char *event)
 {
 	return event && (strcmp(event, "recording.completed") == 0 ||
@@ -499,6 +528,8 @@ void webhook_handle(const struct config *cfg, const struct webhook_request *req,
 	}
 	spool_files(cfg, req, &ev, reply);
 out:
+	if (reply->signed_with_previous)
+		note_previous_secret(reply);
 	if (parsed)
 		zoomjson_free_event(&ev);
 }

@@ -3,6 +3,7 @@
 #ifndef ZOOM2S3_WEBHOOK_H
 #define ZOOM2S3_WEBHOOK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -34,6 +35,8 @@ struct webhook_reply {
 				  * not completed...), each to be logged; never
 				  * a secret */
 	size_t n_notes;
+	bool signed_with_previous; /* the signature was made with
+				    * webhook_secret_token_previous */
 };
 
 /* Fills reply. When reply->n_jobs > 0 the caller spools them and answers

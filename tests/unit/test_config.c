@@ -198,12 +198,17 @@ static void test_full_file(void)
 	is_str(c.aws_access_key_id, "AKIAFULLEXAMPLE", "aws_access_key_id");
 	is_str(c.aws_secret_access_key, "fullAwsSecretKey1", "aws_secret_access_key");
 	is_str(c.aws_session_token, "fullAwsSessionToken1", "aws_session_token");
+	is_str(c.webhook_secret_token_previous, "fullPreviousSecret1",
+	       "webhook_secret_token_previous");
+	ok(c.zoom_after_upload == ZOOM_DELETE, "zoom_after_upload delete");
+	is_int(c.zoom_after_upload_delay, 86400, "zoom_after_upload_delay");
 
 	/* Loading registered every secret with the log guard. */
 	take_captured();
-	log_event(LOG_INFO, "probe", "a=%s b=%s c=%s d=%s e=%s", "fullWebhookSecret1",
-		  "fullClientSecret1", "fullJwtSecret1", "fullAwsSecretKey1", "fullAwsSessionToken1");
-	ok(strstr(take_captured(), "a=*** b=*** c=*** d=*** e=***") != NULL,
+	log_event(LOG_INFO, "probe", "a=%s b=%s c=%s d=%s e=%s f=%s", "fullWebhookSecret1",
+		  "fullClientSecret1", "fullJwtSecret1", "fullAwsSecretKey1", "fullAwsSessionToken1",
+		  "fullPreviousSecret1");
+	ok(strstr(take_captured(), "a=*** b=*** c=*** d=*** e=*** f=***") != NULL,
 	   "every secret key's value is registered with log_add_secret");
 	config_free(&c);
 }
@@ -524,6 +529,61 @@ static void test_apps(void)
 	config_free(&c);
 }
 
+/* webhook_secret_token_previous, zoom_after_upload, zoom_after_upload_delay. */
+static void test_lifecycle_keys(void)
+{
+	static const char app[] = "zoom_account_id = a\nzoom_client_id = c\n"
+				  "zoom_client_secret = secretsecret\n";
+	char text[512];
+	struct config c;
+
+	accepted("spool_dir = /s\n", CONFIG_ANY, &c, "lifecycle keys: defaults");
+	ok(c.webhook_secret_token_previous == NULL, "webhook_secret_token_previous: none");
+	ok(c.zoom_after_upload == ZOOM_KEEP, "zoom_after_upload default keep");
+	is_int(c.zoom_after_upload_delay, 604800, "zoom_after_upload_delay default 604800");
+	config_free(&c);
+
+	accepted("spool_dir = /s\nwebhook_secret_token = newSecret1\n"
+		 "webhook_secret_token_previous = oldSecret1\n",
+		 CONFIG_RESPONDER, &c, "webhook_secret_token_previous accepted");
+	is_str(c.webhook_secret_token_previous, "oldSecret1", "  ... and kept");
+	config_free(&c);
+	refused("spool_dir = /s\nwebhook_secret_token_previous = old secret\n", CONFIG_ANY,
+		"t.conf:2: bad value for webhook_secret_token_previous (not shown, it is a secret)",
+		"webhook_secret_token_previous is a secret: a bad one is not echoed");
+
+	snprintf(text, sizeof text, "spool_dir = /s\ns3_bucket = b\n%szoom_after_upload = trash\n"
+		 "zoom_after_upload_delay = 0\n", app);
+	accepted(text, CONFIG_SPOOLER, &c, "zoom_after_upload = trash with an OAuth app");
+	ok(c.zoom_after_upload == ZOOM_TRASH, "  ... is ZOOM_TRASH");
+	is_int(c.zoom_after_upload_delay, 0, "  ... zoom_after_upload_delay 0 is allowed");
+	is_str(config_after_upload_name(c.zoom_after_upload), "trash", "  ... named trash");
+	config_free(&c);
+	accepted("spool_dir = /s\ns3_bucket = b\nzoom_api_key = k\nzoom_api_secret = secretsecret\n"
+		 "zoom_after_upload = delete\n",
+		 CONFIG_SPOOLER, &c, "zoom_after_upload = delete with a JWT app");
+	ok(c.zoom_after_upload == ZOOM_DELETE, "  ... is ZOOM_DELETE");
+	config_free(&c);
+	accepted("spool_dir = /s\ns3_bucket = b\nzoom_after_upload = keep\n", CONFIG_SPOOLER, &c,
+		 "zoom_after_upload = keep needs no app");
+	config_free(&c);
+	refused("spool_dir = /s\ns3_bucket = b\n\nzoom_after_upload = trash\n", CONFIG_SPOOLER,
+		"t.conf:4: zoom_after_upload = trash needs a Zoom app",
+		"the spooler refuses retention without a Zoom app, naming the line");
+	accepted("spool_dir = /s\nwebhook_secret_token = abcdefgh\nzoom_after_upload = trash\n",
+		 CONFIG_RESPONDER, &c, "the responder does not use zoom_after_upload");
+	config_free(&c);
+	refused("spool_dir = /s\nzoom_after_upload = Trash\n", CONFIG_ANY,
+		"t.conf:2: bad value 'Trash' for zoom_after_upload: expected keep, trash or delete",
+		"zoom_after_upload values are lower case words");
+	refused("spool_dir = /s\nzoom_after_upload = remove\n", CONFIG_ANY,
+		"t.conf:2: bad value 'remove' for zoom_after_upload", "an unknown action");
+	refused("spool_dir = /s\nzoom_after_upload_delay = 7d\n", CONFIG_ANY,
+		"t.conf:2: bad value '7d' for zoom_after_upload_delay: expected a whole number "
+		"of seconds",
+		"zoom_after_upload_delay is seconds");
+}
+
 static void test_regex_and_template(void)
 {
 	struct config c;
@@ -715,11 +775,13 @@ static const char *const contract_keys[] = {
 	"zoom_api_secret", "zoom_oauth_url", "zoom_api_url", "max_attempts", "retry_delay",
 	"retry_max_delay", "s3_storage_class", "s3_sse", "s3_sse_kms_key_id",
 	"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+	"webhook_secret_token_previous", "zoom_after_upload", "zoom_after_upload_delay",
 };
 static const char *const defaulted_keys[] = {
 	"webhook_max_skew", "max_body_bytes", "file_types", "min_duration", "key_template",
 	"download_hosts", "allow_http", "s3_region", "part_size", "zoom_oauth_url",
-	"zoom_api_url", "max_attempts", "retry_delay", "retry_max_delay",
+	"zoom_api_url", "max_attempts", "retry_delay", "retry_max_delay", "zoom_after_upload",
+	"zoom_after_upload_delay",
 };
 
 static bool is_defaulted(const char *line)
@@ -754,7 +816,9 @@ static bool same_defaults(const struct config *a, const struct config *b)
 	       a->allow_http == b->allow_http && strcmp(a->s3_region, b->s3_region) == 0 &&
 	       a->part_size == b->part_size && strcmp(a->zoom_oauth_url, b->zoom_oauth_url) == 0 &&
 	       strcmp(a->zoom_api_url, b->zoom_api_url) == 0 && a->max_attempts == b->max_attempts &&
-	       a->retry_delay == b->retry_delay && a->retry_max_delay == b->retry_max_delay;
+	       a->retry_delay == b->retry_delay && a->retry_max_delay == b->retry_max_delay &&
+	       a->zoom_after_upload == b->zoom_after_upload &&
+	       a->zoom_after_upload_delay == b->zoom_after_upload_delay;
 }
 
 static void test_example(void)
@@ -837,6 +901,7 @@ int main(void)
 	test_lists();
 	test_s3();
 	test_apps();
+	test_lifecycle_keys();
 	test_regex_and_template();
 	test_secrets_hidden();
 	test_find_path();

@@ -1,4 +1,5 @@
 #include <regex.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "webhook.h"
 
 #define SECRET "s3cr3t-t0ken-for-tests"
+#define PREVIOUS "0ld-s3cr3t-before-rotation"
 #define NOW ((time_t)1700000000)
 #define DEFAULT_TEMPLATE "{topic}/{recording_start:%Y-%m-%d_%H%M%S}_{recording_type}.{ext}"
 #define SEED_TEMPLATE "courses/uploads/{1}/GMT{recording_start:%Y%m%d_%H%M%S}_Recording.{ext}"
@@ -88,19 +90,24 @@ static void sign(const char *secret, const char *ts, const char *body, size_t le
 	free(msg);
 }
 
-/* Nothing a request gets back (answer, notes, jobs) may hold the secret. */
+/* Nothing a request gets back (answer, notes, jobs) may hold a secret. */
+static bool holds_secret(const char *text)
+{
+	return strstr(text, SECRET) || strstr(text, PREVIOUS);
+}
+
 static void check_no_secret(const struct webhook_reply *r)
 {
-	if ((r->body && strstr(r->body, SECRET)) || strstr(r->note, SECRET))
+	if ((r->body && holds_secret(r->body)) || holds_secret(r->note))
 		secret_leaks++;
 	for (size_t i = 0; i < r->n_notes; i++)
-		if (strstr(r->notes[i], SECRET))
+		if (holds_secret(r->notes[i]))
 			secret_leaks++;
 	for (size_t i = 0; i < r->n_jobs; i++) {
 		size_t len;
 		char *text = job_serialize(r->jobs[i], &len);
 
-		if (!text || strstr(text, SECRET))
+		if (!text || holds_secret(text))
 			secret_leaks++;
 		free(text);
 	}
@@ -367,6 +374,79 @@ static void test_signature(void)
 	send_req("POST", other, ts, body, len, &r);
 	is_int(r.status, 401, "no secret configured: 401");
 	webhook_reply_free(&r);
+	cfg_default();
+	free(vbody);
+	free(body);
+}
+
+/* ---- webhook_secret_token_previous ---------------------------------------- */
+
+
+/* The status of body signed with secret at ts; the reply is dropped. */
+static int status_signed(const char *secret, const char *ts, const char *body, size_t len)
+{
+	struct webhook_reply r;
+	char sig[3 + SHA256_HEX_LEN + 1];
+	int status;
+
+	sign(secret, ts, body, len, sig);
+	send_req("POST", sig, ts, body, len, &r);
+	status = r.status;
+	webhook_reply_free(&r);
+	return status;
+}
+
+static void test_previous_secret(void)
+{
+	struct webhook_reply r;
+	size_t len, vlen;
+	char *body = sample("sample-5-ZoomNet-docs-example.json", &len);
+	char *vbody = sample("sample-url_validation-ZoomNet-docs-example.json", &vlen);
+	char ts[32], stale[32], sig[128];
+	unsigned char mac[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1], want[256];
+
+	cfg_default();
+	snprintf(ts, sizeof ts, "%lld", (long long)NOW);
+	snprintf(stale, sizeof stale, "%lld", (long long)NOW - 301);
+	is_int(status_signed(PREVIOUS, ts, body, len), 401,
+	       "previous token, no webhook_secret_token_previous set: 401");
+
+	cfg.webhook_secret_token_previous = PREVIOUS;
+	sign(PREVIOUS, ts, body, len, sig);
+	send_req("POST", sig, ts, body, len, &r);
+	is_int(r.status, 200, "signed with webhook_secret_token_previous: 200");
+	ok(r.n_jobs > 0, "  ... and its files are spooled");
+	ok(r.signed_with_previous, "  ... and the reply says which token signed it");
+	ok(strstr(r.note, "webhook_secret_token_previous") != NULL, "  ... the log note too");
+	ok(strstr(r.note, PREVIOUS) == NULL, "  ... never the token itself");
+	webhook_reply_free(&r);
+
+	sign(SECRET, ts, body, len, sig);
+	send_req("POST", sig, ts, body, len, &r);
+	ok(r.status == 200 && !r.signed_with_previous, "current token still accepted, not flagged");
+	webhook_reply_free(&r);
+	is_int(status_signed("a-third-secret", ts, body, len), 401, "a third token: 401");
+	is_int(status_signed(PREVIOUS, stale, body, len), 401,
+	       "previous token, stale timestamp: 401");
+
+	/* url_validation signed with the old token is answered with the current one. */
+	sign(PREVIOUS, ts, vbody, vlen, sig);
+	send_req("POST", sig, ts, vbody, vlen, &r);
+	is_int(r.status, 200, "url_validation signed with the previous token: 200");
+	crypto_hmac_sha256(SECRET, strlen(SECRET), "qgg8vlvZRS6UYooatFL8Aw", 22, mac);
+	crypto_hex(mac, sizeof mac, hex);
+	snprintf(want, sizeof want, "{\"plainToken\":\"qgg8vlvZRS6UYooatFL8Aw\","
+		 "\"encryptedToken\":\"%s\"}", hex);
+	is_str(r.body, want, "  ... encryptedToken made with webhook_secret_token, not the previous");
+	webhook_reply_free(&r);
+
+	cfg.webhook_secret_token_previous = "";
+	is_int(status_signed("", ts, body, len), 401, "an empty previous token verifies nothing");
+	cfg.webhook_secret_token = NULL;
+	cfg.webhook_secret_token_previous = PREVIOUS;
+	is_int(status_signed(PREVIOUS, ts, body, len), 401,
+	       "the previous token alone, no current one: 401");
 	cfg_default();
 	free(vbody);
 	free(body);
@@ -783,6 +863,7 @@ int main(void)
 {
 	test_answers();
 	test_signature();
+	test_previous_secret();
 	test_url_validation();
 	test_seed();
 	test_seed_config_file();

@@ -65,6 +65,28 @@ static void add_note(struct webhook_reply *reply, const char *fmt, ...)
 		reply->n_notes++;
 }
 
+/* Records a file the selection took but cannot spool. -1 when out of memory. */
+static int add_skip(struct webhook_reply *reply, const char *file_id, const char *reason)
+{
+	struct webhook_skip *grown = realloc(reply->skipped,
+					     (reply->n_skipped + 1) * sizeof *grown);
+	struct webhook_skip *skip;
+
+	if (!grown)
+		return -1;
+	reply->skipped = grown;
+	skip = &reply->skipped[reply->n_skipped];
+	skip->file_id = file_id ? strdup(file_id) : NULL;
+	skip->reason = strdup(reason);
+	if ((file_id && !skip->file_id) || !skip->reason) {
+		free(skip->file_id);
+		free(skip->reason);
+		return -1;
+	}
+	reply->n_skipped++;
+	return 0;
+}
+
 /* ---- signature ---------------------------------------------------------- */
 
 /* 0 when the timestamp is all digits and within webhook_max_skew of now;
@@ -193,12 +215,11 @@ static void answer_validation(const struct config *cfg, const struct zevent *ev,
 /* What one recording event builds up while its files are considered. */
 struct spooling {
 	const struct config *cfg;
-	const struct webhook_request *req;
+	time_t now;            /* each job's received_at */
 	const struct zevent *ev;
 	char *groups[10];      /* topic_regex groups 1..9, malloc'd or NULL */
 	char meeting_id[24];   /* decimal text of the numeric id, or "" */
 	char **keys;           /* s3_key of each job so far, parallel to reply->jobs */
-	size_t n_other_type, n_short, n_faulty;
 	bool oom;
 };
 
@@ -355,7 +376,7 @@ static struct job *make_job(const struct spooling *sp, const struct zfile *f, co
 	set_str_if(job, "recording_type", f->recording_type);
 	job_set_str(job, "download_url", f->download_url);
 	job_set_str(job, "s3_key", key);
-	job_set_time(job, "received_at", sp->req->now);
+	job_set_time(job, "received_at", sp->now);
 	job_set_int(job, "attempts", 0);
 	set_str_if(job, "download_token", ev->download_token);
 	set_str_if(job, "account_id", ev->account_id);
@@ -372,20 +393,22 @@ static void consider_file(struct spooling *sp, struct webhook_reply *reply, size
 	struct job *job;
 
 	if (!type_selected(sp->cfg, f->file_type)) {
-		sp->n_other_type++;
+		reply->n_other_type++;
 		return;
 	}
 	fault = fault_of(f, why, sizeof why);
 	if (!fault && id_taken(reply, f->id))
 		fault = "listed twice";
 	if (fault) {
-		sp->n_faulty++;
+		reply->n_faulty++;
 		add_note(reply, "skipped recording_files[%zu] (id %s): %s", i,
 			 f->id ? shown(f->id, id, sizeof id) : "none", fault);
+		if (add_skip(reply, f->id, fault) < 0)
+			sp->oom = true;
 		return;
 	}
 	if (too_short(sp->cfg, f)) {
-		sp->n_short++;
+		reply->n_short++;
 		return;
 	}
 	make_key(sp, reply, f, key);
@@ -422,13 +445,17 @@ static bool match_topic(struct spooling *sp)
 	return true;
 }
 
-static void spool_files(const struct config *cfg, const struct webhook_request *req,
-			const struct zevent *ev, struct webhook_reply *reply)
+/* webhook_select on a reply that may already say something (the
+ * signature's findings). */
+static void select_files(const struct config *cfg, const struct zevent *ev, time_t now,
+			 struct webhook_reply *reply)
 {
-	struct spooling sp = { .cfg = cfg, .req = req, .ev = ev };
+	struct spooling sp = { .cfg = cfg, .now = now, .ev = ev };
 	size_t i;
 
+	reply->n_files = ev->n_files;
 	if (!match_topic(&sp)) {
+		reply->topic_ignored = true;
 		set_reply(reply, 200, "ignored: topic does not match topic_regex");
 		goto out;
 	}
@@ -449,7 +476,7 @@ static void spool_files(const struct config *cfg, const struct webhook_request *
 	set_reply(reply, 200,
 		  "%s %zu of %zu files (%zu of another file_type, %zu under min_duration, %zu faulty)",
 		  reply->n_jobs ? "spooled" : "no eligible file: spooled", reply->n_jobs,
-		  ev->n_files, sp.n_other_type, sp.n_short, sp.n_faulty);
+		  ev->n_files, reply->n_other_type, reply->n_short, reply->n_faulty);
 out:
 	for (i = 0; i < 10; i++)
 		free(sp.groups[i]);
@@ -462,6 +489,13 @@ out:
 			job_free(reply->jobs[i]);
 		reply->n_jobs = 0;
 	}
+}
+
+void webhook_select(const struct config *cfg, const struct zevent *meeting, time_t now,
+		    struct webhook_reply *reply)
+{
+	memset(reply, 0, sizeof *reply);
+	select_files(cfg, meeting, now, reply);
 }
 
 /* The operator rotating the Secret Token watches for this in the log: once
@@ -526,7 +560,7 @@ void webhook_handle(const struct config *cfg, const struct webhook_request *req,
 			  ev.n_files, WEBHOOK_MAX_FILES);
 		goto out;
 	}
-	spool_files(cfg, req, &ev, reply);
+	select_files(cfg, &ev, req->now, reply);
 out:
 	if (reply->signed_with_previous)
 		note_previous_secret(reply);
@@ -542,9 +576,15 @@ void webhook_reply_free(struct webhook_reply *reply)
 	for (size_t i = 0; i < reply->n_notes; i++)
 		free(reply->notes[i]);
 	free(reply->notes);
+	for (size_t i = 0; i < reply->n_skipped; i++) {
+		free(reply->skipped[i].file_id);
+		free(reply->skipped[i].reason);
+	}
+	free(reply->skipped);
 	free(reply->body);
 	reply->jobs = NULL;
 	reply->notes = NULL;
+	reply->skipped = NULL;
 	reply->body = NULL;
-	reply->n_jobs = reply->n_notes = 0;
+	reply->n_jobs = reply->n_notes = reply->n_skipped = 0;
 }

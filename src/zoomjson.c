@@ -166,28 +166,34 @@ static int read_files(struct json_object *files, struct zevent *ev, bool *oom)
 	return 0;
 }
 
+/* The fields of a meeting object: a webhook's payload.object, or one
+ * meeting of the recordings API's listing (the same shape). */
+static void read_meeting(struct json_object *object, struct zevent *ev, bool *oom)
+{
+	ev->has_object = object && json_object_is_type(object, json_type_object);
+	ev->uuid = dup_member(object, "uuid", oom);
+	ev->topic = dup_member(object, "topic", oom);
+	ev->host_id = dup_member(object, "host_id", oom);
+	ev->host_email = dup_member(object, "host_email", oom);
+	ev->account_id = dup_member(object, "account_id", oom);
+	ev->start_time = dup_member(object, "start_time", oom);
+	ev->has_meeting_id = count_member(object, "id", &ev->meeting_id);
+	if (read_files(member(object, "recording_files"), ev, oom) < 0)
+		*oom = true;
+}
+
 static int read_event(struct json_object *root, struct zevent *ev)
 {
 	struct json_object *payload = member(root, "payload");
-	struct json_object *object = member(payload, "object");
 	bool oom = false;
 
 	ev->event = dup_member(root, "event", &oom);
 	ev->download_token = dup_member(root, "download_token", &oom);
 	ev->plain_token = dup_member(payload, "plainToken", &oom);
-	ev->has_object = object && json_object_is_type(object, json_type_object);
-	ev->uuid = dup_member(object, "uuid", &oom);
-	ev->topic = dup_member(object, "topic", &oom);
-	ev->host_id = dup_member(object, "host_id", &oom);
-	ev->host_email = dup_member(object, "host_email", &oom);
+	read_meeting(member(payload, "object"), ev, &oom);
 	/* The meeting's account; the envelope's when the object lacks it. */
-	ev->account_id = dup_member(object, "account_id", &oom);
 	if (!ev->account_id)
 		ev->account_id = dup_member(payload, "account_id", &oom);
-	ev->start_time = dup_member(object, "start_time", &oom);
-	ev->has_meeting_id = count_member(object, "id", &ev->meeting_id);
-	if (read_files(member(object, "recording_files"), ev, &oom) < 0)
-		oom = true;
 	return oom ? -1 : 0;
 }
 
@@ -241,6 +247,157 @@ void zoomjson_free_event(struct zevent *ev)
 	memset(ev, 0, sizeof *ev);
 }
 
+/* ---- listings (backfill) ------------------------------------------------- */
+
+/* root[key] as an array, or -1 with err naming what the page lacks. */
+static struct json_object *page_array(struct json_object *root, const char *key,
+				      const char *what, char *err, size_t errlen)
+{
+	struct json_object *v = member(root, key);
+
+	if (v && json_object_is_type(v, json_type_array))
+		return v;
+	if (!v || json_object_is_type(v, json_type_null))
+		return NULL; /* an empty page may leave the list out */
+	snprintf(err, errlen, "%s: \"%s\" is not an array", what, key);
+	return NULL;
+}
+
+/* next_page_token, or NULL when there is none (absent or ""). */
+static char *next_token(struct json_object *root, bool *oom)
+{
+	const char *s = string_of(member(root, "next_page_token"));
+	char *copy;
+
+	if (!s || !*s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*oom = true;
+	return copy;
+}
+
+/* How one kind of listing reads its entries. */
+struct page_kind {
+	const char *key, *what;   /* the list's member, and the listing for messages */
+	size_t item_size;
+	void (*read)(struct json_object *entry, void *item, bool *oom);
+	void (*free_items)(void *items, size_t n);
+};
+
+/* One page of a listing: its entries (calloc'd array of kind->item_size),
+ * and next_page_token. */
+static int parse_page(const struct page_kind *kind, const char *body, size_t len, void **items,
+		      size_t *n, char **next_page_token, char *err, size_t errlen)
+{
+	struct json_object *root, *list;
+	bool oom = false;
+	int rc = -1;
+
+	*items = NULL;
+	*n = 0;
+	*next_page_token = NULL;
+	err[0] = '\0';
+	root = parse_object(body, len, err, errlen);
+	if (!root)
+		goto out;
+	list = page_array(root, kind->key, kind->what, err, errlen);
+	if (!list && err[0])
+		goto out;
+	if (list && json_object_array_length(list) > 0) {
+		*items = calloc(json_object_array_length(list), kind->item_size);
+		if (*items)
+			*n = json_object_array_length(list);
+		else
+			oom = true;
+	}
+	for (size_t i = 0; i < *n; i++)
+		kind->read(json_object_array_get_idx(list, i), (char *)*items + i * kind->item_size,
+			   &oom);
+	*next_page_token = next_token(root, &oom);
+	if (oom) {
+		snprintf(err, errlen, "out of memory");
+		kind->free_items(*items, *n);
+		free(*next_page_token);
+		*items = NULL;
+		*n = 0;
+		*next_page_token = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+static void read_listed_meeting(struct json_object *entry, void *item, bool *oom)
+{
+	read_meeting(entry, item, oom);
+}
+
+static void free_meetings(void *items, size_t n)
+{
+	zoomjson_free_meetings(items, n);
+}
+
+static const struct page_kind meetings_page = {
+	"meetings", "the recordings listing", sizeof(struct zevent), read_listed_meeting,
+	free_meetings,
+};
+
+int zoomjson_parse_recordings_page(const char *body, size_t len, struct zevent **meetings,
+				   size_t *n, char **next_page_token, char *err, size_t errlen)
+{
+	void *items;
+	int rc = parse_page(&meetings_page, body, len, &items, n, next_page_token, err, errlen);
+
+	*meetings = items;
+	return rc;
+}
+
+void zoomjson_free_meetings(struct zevent *meetings, size_t n)
+{
+	for (size_t i = 0; meetings && i < n; i++)
+		zoomjson_free_event(&meetings[i]);
+	free(meetings);
+}
+
+static void read_user(struct json_object *entry, void *item, bool *oom)
+{
+	struct zuser *user = item;
+
+	user->id = dup_member(entry, "id", oom);
+	user->email = dup_member(entry, "email", oom);
+}
+
+static void free_users(void *items, size_t n)
+{
+	zoomjson_free_users(items, n);
+}
+
+static const struct page_kind users_page = {
+	"users", "the users listing", sizeof(struct zuser), read_user, free_users,
+};
+
+int zoomjson_parse_users_page(const char *body, size_t len, struct zuser **users, size_t *n,
+			      char **next_page_token, char *err, size_t errlen)
+{
+	void *items;
+	int rc = parse_page(&users_page, body, len, &items, n, next_page_token, err, errlen);
+
+	*users = items;
+	return rc;
+}
+
+void zoomjson_free_users(struct zuser *users, size_t n)
+{
+	for (size_t i = 0; users && i < n; i++) {
+		free(users[i].id);
+		free(users[i].email);
+	}
+	free(users);
+}
+
 /* A field of an error answer, fit for a message: printable ASCII only, cut
  * short. Zoom's "error"/"reason" texts carry no secret. */
 static void describe_member(struct json_object *obj, const char *key, char *buf, size_t size)
@@ -252,6 +409,23 @@ static void describe_member(struct json_object *obj, const char *key, char *buf,
 		if (*s >= 0x20 && *s < 0x7f)
 			buf[o++] = *s;
 	buf[o] = '\0';
+}
+
+void zoomjson_api_error(const char *body, size_t len, char *buf, size_t size)
+{
+	char err[64], message[128];
+	struct json_object *root = parse_object(body ? body : "", len, err, sizeof err);
+	int64_t code;
+
+	buf[0] = '\0';
+	if (!root)
+		return;
+	describe_member(root, "message", message, sizeof message);
+	if (count_member(root, "code", &code))
+		snprintf(buf, size, "code %lld: %s", (long long)code, message);
+	else if (message[0])
+		snprintf(buf, size, "%s", message);
+	json_object_put(root);
 }
 
 int zoomjson_parse_oauth(const char *body, size_t len, char **access_token, long *expires_in,

@@ -46,6 +46,31 @@ int zoomjson_find_recording(const char *body, size_t len, const char *file_id,
 			    char **download_url, char **download_access_token,
 			    char *err, size_t errlen);
 
+/* ---- listings (zoom2s3ctl backfill) --------------------------------------- */
+
+/* One page of GET /users/{userId}/recordings: each meetings[] element read
+ * as a webhook's payload.object is (event, download_token and plain_token
+ * absent), and next_page_token (NULL when absent or empty). A page without
+ * meetings is an empty page. -1 with err when the body is not a JSON object
+ * or meetings is not an array. Free with zoomjson_free_meetings. */
+int zoomjson_parse_recordings_page(const char *body, size_t len, struct zevent **meetings,
+				   size_t *n, char **next_page_token, char *err, size_t errlen);
+void zoomjson_free_meetings(struct zevent *meetings, size_t n);
+
+/* A user of GET /users: id and email, each NULL when absent. */
+struct zuser {
+	char *id, *email;
+};
+
+/* One page of GET /users, as zoomjson_parse_recordings_page reads its page. */
+int zoomjson_parse_users_page(const char *body, size_t len, struct zuser **users, size_t *n,
+			      char **next_page_token, char *err, size_t errlen);
+void zoomjson_free_users(struct zuser *users, size_t n);
+
+/* Zoom's API error answer {"code":N,"message":"..."} as "code N: message",
+ * printable ASCII and cut short; "" when the body says neither. */
+void zoomjson_api_error(const char *body, size_t len, char *buf, size_t size);
+
 /* The answer to endpoint.url_validation, {"plainToken":P,"encryptedToken":E},
  * properly escaped (P comes from the request). malloc'd; NULL when out of
  * memory. */

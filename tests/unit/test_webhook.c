@@ -9,6 +9,7 @@
 #include "keytmpl.h"
 #include "tap.h"
 #include "webhook.h"
+#include "zoomjson.h"
 
 #define SECRET "s3cr3t-t0ken-for-tests"
 #define PREVIOUS "0ld-s3cr3t-before-rotation"
@@ -774,6 +775,80 @@ static void test_file_limit(void)
 	free(body);
 }
 
+/* ---- a meeting of the recordings API, through the same selection ---------- */
+
+/* The webhook path and webhook_select on the listing's copy of the same
+ * payload.object give the same jobs, names and keys. */
+static void test_select_listing(void)
+{
+	static const char files[] =
+		FILE_("s1", "MP4", "completed", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05Z")
+		"," FILE_("s2", "MP4", "completed", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05Z")
+		"," FILE_("s3", "M4A", "completed", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05Z")
+		"," FILE_("s4", "MP4", "processing", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05Z")
+		"," FILE_("s5", "MP4", "completed", "2026-01-02T03:04:05Z", "2026-01-02T03:04:15Z");
+	static const char listing[] =
+		"{\"next_page_token\":\"\",\"meetings\":[{\"uuid\":\"/ab+c//d==\","
+		"\"id\":99999999999,\"account_id\":\"acc\",\"topic\":\"T\","
+		"\"start_time\":\"2026-01-02T03:04:05Z\",\"recording_files\":[";
+	struct webhook_reply hook, found;
+	struct zevent *m = NULL;
+	size_t n = 0;
+	char *next = NULL, err[160], body[4096];
+
+	cfg_default();
+	cfg.key_template = "{topic}/{meeting_id}.{ext}";
+	cfg.min_duration = 60;
+	post(EV_HEAD FILE_("s1", "MP4", "completed", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05Z")
+	     "," FILE_("s2", "MP4", "completed", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05Z")
+	     "," FILE_("s3", "M4A", "completed", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05Z")
+	     "," FILE_("s4", "MP4", "processing", "2026-01-02T03:04:05Z", "2026-01-02T04:04:05Z")
+	     "," FILE_("s5", "MP4", "completed", "2026-01-02T03:04:05Z", "2026-01-02T03:04:15Z")
+	     EV_TAIL, &hook);
+	snprintf(body, sizeof body, "%s%s]}]}", listing, files);
+	if (zoomjson_parse_recordings_page(body, strlen(body), &m, &n, &next, err, sizeof err) < 0 ||
+	    n != 1)
+		printf("Bail out! listing does not parse: %s\n", err);
+	free(m[0].event);
+	m[0].event = strdup("backfill");
+	webhook_select(&cfg, &m[0], NOW + 5, &found);
+	is_int(found.status, 200, "webhook_select on a listed meeting: 200");
+	is_int(found.n_jobs, hook.n_jobs, "  ... as many jobs as the webhook gave");
+	for (size_t i = 0; i < found.n_jobs && i < hook.n_jobs; i++) {
+		const char *key = str(&found, i, "s3_key"), *want = str(&hook, i, "s3_key");
+
+		ok(strcmp(str(&found, i, "recording_file_id"),
+			  str(&hook, i, "recording_file_id")) == 0,
+		   "  job %zu: the same file", i);
+		ok(key && want && strcmp(key, want) == 0, "  job %zu: the same key (%s)", i,
+		   want ? want : "none");
+		ok(strcmp(str(&found, i, "event"), "backfill") == 0, "  job %zu: event backfill", i);
+		ok(!job_has(found.jobs[i], "download_token"), "  job %zu: no download_token", i);
+		ok(strcmp(str(&found, i, "received_at"), "2023-11-14T22:13:25Z") == 0,
+		   "  job %zu: received_at is the time given", i);
+	}
+	is_str(str(&found, 1, "s3_key"), "T/99999999999-speaker_view.mp4",
+	       "the collision rule ran on the listed meeting");
+	is_int(found.n_short, 1, "the short file is counted");
+	is_int(found.n_other_type, 1, "the M4A is counted as another file_type");
+	is_int(found.n_skipped, 1, "one selected file skipped");
+	ok(found.n_skipped == 1 && strcmp(found.skipped[0].file_id, "s4") == 0 &&
+		   strcmp(found.skipped[0].reason, "status \"processing\"") == 0,
+	   "  ... s4, for its status");
+	ok(!found.topic_ignored && found.n_files == 5, "topic taken, five files seen");
+	webhook_reply_free(&found);
+	webhook_reply_free(&hook);
+
+	cfg_regex("^nomatch$");
+	webhook_select(&cfg, &m[0], NOW, &found);
+	ok(found.status == 200 && found.topic_ignored && found.n_jobs == 0,
+	   "a topic that does not match: nothing, and said so");
+	webhook_reply_free(&found);
+	zoomjson_free_meetings(m, n);
+	free(next);
+	cfg_default();
+}
+
 /* ---- keys ------------------------------------------------------------------ */
 
 static void test_keys(void)
@@ -869,6 +944,7 @@ int main(void)
 	test_seed_config_file();
 	test_selection();
 	test_keys();
+	test_select_listing();
 	test_file_limit();
 	is_int(secret_leaks, 0, "no answer, note or job ever holds the secret");
 	cfg_default();

@@ -331,6 +331,75 @@ static void test_validation_reply(void)
 	free(r);
 }
 
+static void test_listings(void)
+{
+	const char *page = "{\"from\":\"2026-01-01\",\"to\":\"2026-01-30\",\"page_size\":2,"
+			   "\"next_page_token\":\"NPT1\",\"meetings\":["
+			   "{\"uuid\":\"/ab+c==\",\"id\":88031573992,\"account_id\":\"acc\","
+			   "\"host_id\":\"h1\",\"topic\":\"Algebra [CS101]\","
+			   "\"start_time\":\"2026-01-02T03:04:05Z\",\"recording_files\":["
+			   "{\"id\":\"f1\",\"meeting_id\":\"/ab+c==\",\"file_type\":\"MP4\","
+			   "\"file_size\":123,\"download_url\":\"https://zoom.us/rec/download/f1\","
+			   "\"status\":\"completed\",\"recording_type\":\"speaker_view\"}]},"
+			   "42,"
+			   "{\"uuid\":\"u2\",\"recording_files\":\"no\"}]}";
+	const char *last = "{\"next_page_token\":\"\",\"meetings\":[]}";
+	const char *users = "{\"page_size\":300,\"next_page_token\":\"UP2\",\"users\":["
+			    "{\"id\":\"h1\",\"email\":\"a@example.com\",\"status\":\"active\"},"
+			    "{\"email\":\"no-id@example.com\"}]}";
+	struct zevent *m = NULL;
+	struct zuser *u = NULL;
+	char *next = NULL, buf[200];
+	size_t n = 0;
+
+	is_int(zoomjson_parse_recordings_page(page, strlen(page), &m, &n, &next, err, sizeof err),
+	       0, "a recordings page parses");
+	is_int(n, 3, "every meetings[] element is read, even a non-object");
+	is_str(next, "NPT1", "next_page_token");
+	is_str(m[0].uuid, "/ab+c==", "meeting uuid");
+	ok(m[0].has_meeting_id && m[0].meeting_id == 88031573992LL, "numeric id above 2^32");
+	is_str(m[0].topic, "Algebra [CS101]", "topic");
+	is_str(m[0].account_id, "acc", "account_id");
+	ok(m[0].has_object && m[0].files_is_array && m[0].n_files == 1, "one recording file");
+	is_str(m[0].files[0].id, "f1", "file id");
+	ok(m[0].files[0].has_file_size && m[0].files[0].file_size == 123, "file_size");
+	ok(m[0].event == NULL && m[0].download_token == NULL, "no event, no download_token");
+	ok(!m[1].has_object && m[1].n_files == 0, "a non-object meeting reads as empty");
+	ok(m[2].has_object && !m[2].files_is_array, "recording_files not an array is seen");
+	zoomjson_free_meetings(m, n);
+	free(next);
+
+	is_int(zoomjson_parse_recordings_page(last, strlen(last), &m, &n, &next, err, sizeof err),
+	       0, "the last page parses");
+	ok(n == 0 && m == NULL && next == NULL, "no meeting, an empty next_page_token is none");
+	is_int(zoomjson_parse_recordings_page("{}", 2, &m, &n, &next, err, sizeof err), 0,
+	       "a page without meetings is empty");
+	is_int(zoomjson_parse_recordings_page("{\"meetings\":{}}", 15, &m, &n, &next, err,
+					      sizeof err),
+	       -1, "meetings not an array is an error");
+	ok(strstr(err, "meetings") != NULL, "  ... naming it (%s)", err);
+	is_int(zoomjson_parse_recordings_page("<html>", 6, &m, &n, &next, err, sizeof err), -1,
+	       "an HTML page is an error");
+
+	is_int(zoomjson_parse_users_page(users, strlen(users), &u, &n, &next, err, sizeof err), 0,
+	       "a users page parses");
+	is_int(n, 2, "two users");
+	is_str(u[0].id, "h1", "user id");
+	is_str(u[0].email, "a@example.com", "user email");
+	ok(u[1].id == NULL, "a user without id reads as NULL");
+	is_str(next, "UP2", "users next_page_token");
+	zoomjson_free_users(u, n);
+	free(next);
+	is_int(zoomjson_parse_users_page("{\"users\":7}", 11, &u, &n, &next, err, sizeof err),
+	       -1, "users not an array is an error");
+
+	zoomjson_api_error("{\"code\":124,\"message\":\"Invalid access token.\"}", 46, buf,
+			   sizeof buf);
+	is_str(buf, "code 124: Invalid access token.", "Zoom's API error described");
+	zoomjson_api_error("not json", 8, buf, sizeof buf);
+	is_str(buf, "", "an unreadable error body describes nothing");
+}
+
 int main(void)
 {
 	test_real_samples();
@@ -340,5 +409,6 @@ int main(void)
 	test_oauth();
 	test_find_recording();
 	test_validation_reply();
+	test_listings();
 	return done_testing();
 }

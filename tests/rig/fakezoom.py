@@ -24,6 +24,7 @@ any range without generating the rest, content_sha256(seed, size) their hash.
 
 import argparse
 import base64
+import datetime
 import functools
 import hashlib
 import hmac
@@ -338,6 +339,293 @@ CONTENT_TYPES = {"MP4": "video/mp4", "M4A": "audio/mp4", "VTT": "text/vtt",
                  "CSV": "text/csv"}
 
 
+# ------------------------------------------------- account (users, listing) --
+#
+# What zoom2s3ctl backfill and the spooler's retention talk to, as Zoom's API
+# reference describes it: GET /v2/users (status=active|inactive|pending,
+# page_size up to 2000, next_page_token), GET /v2/users/<id or email>/recordings
+# (from/to as yyyy-mm-dd UTC, both inclusive, refused over one month;
+# page_size up to 300; next_page_token, which expires after 15 minutes; each
+# meeting with the fields of a webhook's payload.object and /rec/download/
+# links), and DELETE /v2/meetings/<uuid, double-encoded>/recordings/<file id>
+# ?action=trash|delete (204; 404 once the file is gone; its download then
+# answers Zoom's HTML page). Faults: "_users", "_list" (every recordings
+# listing) or "_list:<user id>", and "_delete" (e.g. mode "429" with
+# retry_after). Kept apart from the download side above.
+
+ACCOUNT_DEFAULTS = {
+    "users_page_max": 2000,      # largest page_size GET /users honours
+    "recordings_page_max": 300,  # ... and GET /users/<id>/recordings
+    "listing_host_email": True,  # listed meetings carry host_email
+    "page_token_ttl": 900,       # next_page_token life, s
+}
+USER_STATUSES = ("active", "inactive", "pending")
+MAX_RANGE_DAYS = 30              # to - from; more is "over one month"
+
+
+def _parse_day(text):
+    """A yyyy-mm-dd date as a datetime.date, or None."""
+    if not isinstance(text, str) or len(text) != 10:
+        return None
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%d").date()
+    except (TypeError, ValueError):
+        return None
+
+
+def _today():
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
+
+def _zoom_error(code, message):
+    return {"code": code, "message": message}
+
+
+class _AccountRoutes:
+    """The handler's account endpoints (a mixin of _Handler)."""
+
+    def _account_route(self, parts, m):
+        """True when the request was one of these endpoints (answered)."""
+        if len(parts) == 3 and parts[1:3] == ["v2", "users"] and m == "GET":
+            self._users()
+            return True
+        if (len(parts) == 5 and parts[1:3] == ["v2", "users"] and
+                parts[4] == "recordings" and m == "GET"):
+            self._user_recordings(urllib.parse.unquote(parts[3]))
+            return True
+        if (len(parts) == 6 and parts[1:3] == ["v2", "meetings"] and
+                parts[4] == "recordings" and m == "DELETE"):
+            self._delete_recording_file(parts[3], urllib.parse.unquote(parts[5]))
+            return True
+        return False
+
+    def _api_gate(self, kind, fault_targets):
+        """Logs kind, plays a fault, checks the Bearer. False when answered."""
+        fz = self.server.fz
+        self._note(kind=kind)
+        for target in fault_targets:
+            fault = fz._take_fault(target, "zoom", self.entry)
+            if fault and self._status_fault(fault, None):
+                return False
+        ok, how, reason = fz._check_api_auth(self._bearer())
+        self._note(auth_kind=how, auth_ok=ok)
+        if not ok:
+            self._note(auth_reason=reason)
+            self._json(401, _zoom_error(124, "Invalid access token."))
+            return False
+        return True
+
+    def _page_args(self, page_max):
+        """(page_size, token record or None); answers 400 and returns None
+        for a bad one."""
+        fz = self.server.fz
+        size_text = (self.qs.get("page_size") or ["30"])[0]
+        if not size_text.isdigit() or int(size_text) < 1:
+            self._json(400, _zoom_error(300, "Invalid field: page_size."))
+            return None
+        token = (self.qs.get("next_page_token") or [""])[0]
+        record = None
+        if token:
+            record = fz._page_token(token)
+            if record is None:
+                self._json(400, _zoom_error(
+                    300, "The next page token is invalid or expired."))
+                return None
+        return min(int(size_text), page_max), record
+
+    def _users(self):
+        fz = self.server.fz
+        if not self._api_gate("users", ("_users",)):
+            return
+        status = (self.qs.get("status") or ["active"])[0]
+        if status not in USER_STATUSES:
+            return self._json(400, _zoom_error(300, "Invalid field: status."))
+        self._note(user_status=status)
+        args = self._page_args(fz.config["users_page_max"])
+        if args is None:
+            return
+        size, record = args
+        offset = record["offset"] if record else 0
+        if record and record["query"] != ("users", status):
+            return self._json(400, _zoom_error(
+                300, "The next page token is invalid or expired."))
+        users = fz._users_with(status)
+        self._json(200, fz._page(users, offset, size, ("users", status), "users",
+                                 {"page_number": 1}))
+
+    def _user_recordings(self, who):
+        fz = self.server.fz
+        if not self._api_gate("user_recordings", ("_list", "_list:" + who)):
+            return
+        user = fz._user_for(who)
+        self._note(user=who)
+        if user is None:
+            return self._json(404, _zoom_error(1001, "User does not exist: %s." % who))
+        today = _today()
+        to_text = (self.qs.get("to") or [today.isoformat()])[0]
+        from_text = (self.qs.get("from") or [today.isoformat()])[0]
+        first, last = _parse_day(from_text), _parse_day(to_text)
+        if first is None or last is None:
+            return self._json(400, _zoom_error(300, "Invalid field: from or to."))
+        self._note(range_from=from_text, range_to=to_text)
+        if last < first:
+            return self._json(400, _zoom_error(
+                300, "The end date must be later than the start date."))
+        if (last - first).days > MAX_RANGE_DAYS:
+            self._note(range_error="over one month")
+            return self._json(400, _zoom_error(
+                300, "The date range must be within one month."))
+        args = self._page_args(fz.config["recordings_page_max"])
+        if args is None:
+            return
+        size, record = args
+        query = ("recordings", user["id"], from_text, to_text)
+        if record and record["query"] != query:
+            return self._json(400, _zoom_error(
+                300, "The next page token is invalid or expired."))
+        offset = record["offset"] if record else 0
+        meetings = fz._listed_meetings(user, first, last)
+        self._json(200, fz._page(meetings, offset, size, query, "meetings",
+                                 {"from": from_text, "to": to_text}))
+
+    def _delete_recording_file(self, seg, file_id):
+        fz = self.server.fz
+        if not self._api_gate("delete", ("_delete",)):
+            return
+        action = (self.qs.get("action") or ["trash"])[0]
+        self._note(file_id=file_id, uuid_segment=seg, action=action)
+        if action not in ("trash", "delete"):
+            return self._json(400, _zoom_error(300, "Invalid field: action."))
+        uuid_ = urllib.parse.unquote(urllib.parse.unquote(seg))
+        meeting = fz._meeting_for(uuid_)
+        if (meeting is not None and fz.config["strict_uuid"] and
+                not uuid_.isdigit() and
+                seg.upper() != double_encode(uuid_).upper()):
+            self._note(uuid_error="not double-encoded")
+            meeting = None
+        if meeting is None:
+            return self._json(404, _zoom_error(3301, "This recording does not exist."))
+        if not fz._remove_file(meeting, file_id, action):
+            return self._json(404, _zoom_error(
+                3301, "There is no recording for this meeting."))
+        self._send(204, b"", None)
+
+    def _account_control(self, path, m, arg):
+        """Control API for users: True when answered."""
+        fz = self.server.fz
+        if path == "users" and m == "POST":
+            specs = arg.get("users", [arg]) if isinstance(arg, dict) else arg
+            self._json(200, {"users": [fz.add_user(**s) for s in specs]})
+            return True
+        return False
+
+
+class _Account:
+    """FakeZoom's account state: users, meetings by host, page tokens."""
+
+    def _reset_account(self, keep_files):
+        with self._lock:
+            if not keep_files:
+                self.users = {}
+            self._page_tokens = {}
+
+    def add_user(self, id, email=None, status="active", **extra):
+        """A user of the account (status active, inactive or pending)."""
+        if status not in USER_STATUSES:
+            raise ValueError("status must be one of %s" % (USER_STATUSES,))
+        with self._lock:
+            u = {"id": id, "email": email or "%s@example.com" % id.lower(),
+                 "status": status, "first_name": id, "last_name": "Fake",
+                 "type": 2, "pmi": 5000000000 + len(self.users),
+                 "timezone": "Europe/Berlin", "verified": 1, "dept": "",
+                 "created_at": "2024-01-02T03:04:05Z",
+                 "user_created_at": "2024-01-02T03:04:05Z",
+                 "last_login_time": "2026-11-01T08:00:00Z",
+                 "language": "en-US", "role_id": "2"}
+            u.update(extra)
+            self.users[id] = u
+            return dict(u)
+
+    def _users_with(self, status):
+        with self._lock:
+            return [dict(u) for u in self.users.values() if u["status"] == status]
+
+    def _user_for(self, who):
+        with self._lock:
+            u = self.users.get(who)
+            if u is None:
+                same = [x for x in self.users.values()
+                        if x["email"].lower() == who.lower()]
+                u = same[0] if same else None
+            return dict(u) if u else None
+
+    def _listed_meetings(self, user, first, last):
+        """The user's meetings that started between first and last (dates,
+        UTC, inclusive) and still hold a file, newest first, each shaped
+        like a webhook's payload.object."""
+        out = []
+        with self._lock:
+            for m in self.meetings.values():
+                if m.get("host_id") != user["id"]:
+                    continue
+                day = _parse_day(str(m.get("start_time", ""))[:10])
+                if day is None or not first <= day <= last:
+                    continue
+                answer = self._recordings_answer(m, False, 0)
+                if not answer["recording_files"]:
+                    continue
+                if self.config["listing_host_email"]:
+                    answer["host_email"] = m.get("host_email", user["email"])
+                else:
+                    answer.pop("host_email", None)
+                out.append(answer)
+        out.sort(key=lambda a: a["start_time"], reverse=True)
+        return out
+
+    def _page(self, items, offset, size, query, key, extra):
+        """One page of items from offset, with a next_page_token when more."""
+        chunk = items[offset:offset + size]
+        token = ""
+        if offset + size < len(items):
+            token = _rand_token("fznpt.")
+            with self._lock:
+                self._page_tokens[token] = {
+                    "query": query, "offset": offset + size,
+                    "expires_at": time.time() + self.config["page_token_ttl"]}
+        out = dict(extra)
+        out.update({"page_count": (len(items) + size - 1) // size,
+                    "page_size": size, "total_records": len(items),
+                    "next_page_token": token, key: chunk})
+        return out
+
+    def _page_token(self, token):
+        with self._lock:
+            record = self._page_tokens.get(token)
+            if record is None or time.time() >= record["expires_at"]:
+                return None
+            return dict(record)
+
+    def _remove_file(self, meeting, file_id, action):
+        """Trash or delete one file of the meeting; False when it is not
+        there (never was, or already trashed or deleted)."""
+        with self._lock:
+            f = self.files.get(file_id)
+            if (f is None or f["meeting_uuid"] != meeting["uuid"] or
+                    f["deleted"]):
+                return False
+            f["deleted"] = True
+            f["removed"] = action
+            f["removed_at"] = time.time()
+            return True
+
+
+class _AccountControl:
+    """FakeZoomControl's account methods."""
+
+    def add_user(self, id, **kw):
+        return self._call("POST", "users", dict(kw, id=id))["users"][0]
+
+
 # ------------------------------------------------------------------ server --
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -351,7 +639,7 @@ class _Server(http.server.ThreadingHTTPServer):
         super().__init__(addr, _Handler)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(_AccountRoutes, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakezoom/1"
     timeout = 120
@@ -462,6 +750,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if (len(parts) == 4 and parts[1:3] == ["rec", "download"] and
                 m in ("GET", "HEAD")):
             return self._download(parts[3], "api")
+        if self._account_route(parts, m):
+            return
         if (len(parts) > 5 and parts[1:3] == ["v2", "meetings"] and
                 parts[-1] == "recordings"):
             self._note(kind="recordings", uuid_error="unencoded /")
@@ -773,6 +1063,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             if path == "health":
                 return self._json(200, {"ok": True})
+            if self._account_control(path, m, arg):
+                return
             if path == "files" and m == "POST":
                 specs = arg.get("files", [arg]) if isinstance(arg, dict) \
                     else arg
@@ -845,7 +1137,7 @@ class _Common:
                 if e.get("authorization") is not None]
 
 
-class FakeZoom(_Common):
+class FakeZoom(_Account, _Common):
     """The server, in-process.  start() binds and serves in threads."""
 
     DEFAULTS = {
@@ -864,6 +1156,7 @@ class FakeZoom(_Common):
         "strict_uuid": True,       # recordings API demands double encoding
         "accept_query_token": False,  # ?access_token= (Zoom: refused)
     }
+    DEFAULTS = dict(DEFAULTS, **ACCOUNT_DEFAULTS)
 
     def __init__(self, host="127.0.0.1", port=0, cdn_host="127.0.0.2",
                  cdn_port=0, evil_host="127.0.0.3", evil_port=0,
@@ -965,6 +1258,7 @@ class FakeZoom(_Common):
             self.stats = {"oauth_issued": 0, "dat_issued": 0,
                           "urls_signed": 0}
             self._secrets = set()
+            self._reset_account(keep_files)
 
     def _check_config(self, cfg):
         for k in cfg:
@@ -1385,7 +1679,7 @@ class FakeZoom(_Common):
                         self.config["api_secret"]})}
 
 
-class FakeZoomControl(_Common):
+class FakeZoomControl(_AccountControl, _Common):
     """The same methods as FakeZoom, for a fakezoom running as a program."""
 
     def __init__(self, base_url, cdn_url=None, evil_url=None, timeout=30):
@@ -1494,6 +1788,8 @@ def _load_files(fz, path):
         spec = json.load(fh)
     if isinstance(spec, list):
         spec = {"files": spec}
+    for u in spec.get("users", []):
+        fz.add_user(**u)
     for m in spec.get("meetings", []):
         fz.add_meeting(**m)
     for f in spec.get("files", []):

@@ -158,7 +158,7 @@ static int origin_of(const char *url, char **scheme, char **host, char **port)
 
 bool http_same_origin(const char *a, const char *b)
 {
-	char *sa, *ha, *pa, *sb, *hb, *pb;
+	char *sa = NULL, *ha = NULL, *pa = NULL, *sb = NULL, *hb = NULL, *pb = NULL;
 	bool same = false;
 	size_t la, lb;
 

@@ -307,7 +307,7 @@ static void check_bucket(struct checker *k, const struct config *cfg)
 static void check_oauth_online(struct checker *k, const struct config *cfg)
 {
 	struct zoomauth *za = zoomauth_new(cfg, NULL); /* no cache: really ask */
-	struct download_client *dl = download_client_new(NULL);
+	struct http_client *dl = http_client_new(NULL);
 	char token[ZOOMAUTH_TOKEN_MAX];
 	struct result r;
 
@@ -318,7 +318,7 @@ static void check_oauth_online(struct checker *k, const struct config *cfg)
 	else
 		report(k, OK, "Zoom OAuth: %s gave a token", cfg->zoom_oauth_url);
 	explicit_bzero(token, sizeof token);
-	download_client_free(dl);
+	http_client_free(dl);
 	zoomauth_free(za);
 }
 

@@ -1,4 +1,5 @@
-#include <curl/curl.h>
+/* S3's protocol: addressing, signing, the operations and their error
+ * codes. The XML is s3xml.c's, the HTTP http.c's. See s3.h. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,14 +8,13 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "http.h"
 #include "log.h"
 #include "s3.h"
+#include "s3xml.h"
 #include "sigv4.h"
 
 #define BODY_MAX (8u << 20)     /* the largest answer body kept (ListParts: ~200 KB) */
-#define CONNECT_TIMEOUT 30L
-#define LOW_SPEED_LIMIT 1024L   /* bytes/s ... */
-#define LOW_SPEED_TIME 60L      /* ... for this long: a stalled transfer, not a slow one */
 #define COMPLETE_QUIET_TIME 900L /* Complete may work for minutes before answering */
 #define MAX_QUERY 6
 #define MAX_HEADERS 16
@@ -31,7 +31,7 @@ struct s3_client {
 	const struct config *cfg;
 	struct awscreds *creds;
 	volatile sig_atomic_t *stop;
-	CURL *curl;
+	struct http_client *http;
 	const char *scheme;        /* "http" or "https" */
 	char host[600];            /* the Host header: "[bucket.]host[:port]" */
 	char base_path[600];       /* endpoint prefix [+ "/bucket"], no trailing '/' */
@@ -56,26 +56,26 @@ struct s3_req {
 	size_t len;
 	const unsigned char *body_sha256; /* its digest when known; NULL: computed here */
 	bool upload_op;            /* names an upload id */
-	long quiet_time;           /* seconds below LOW_SPEED_LIMIT allowed; 0: default */
+	long quiet_time;           /* seconds of a stalled transfer allowed; 0: http.c's */
 };
 
+/* The answer: http.c's, and what S3 says in it. */
 struct s3_resp {
-	CURLcode cc;
-	long status;
-	char *body;
-	size_t len, cap;
-	bool overflow;
+	struct http_response h;
 	char etag[S3_ETAG_MAX];
 	char meta_file_id[S3_META_MAX], meta_uuid[S3_META_MAX];
-	char region[64];           /* x-amz-bucket-region */
-	uint64_t content_length;
+	char region[64];           /* x-amz-bucket-region, or the error's <Region> */
 	char code[64], message[256];
-	bool headers_done;         /* the blank line that ends the headers came */
 };
 
-struct reader {
-	const unsigned char *buf;
-	size_t len, off;
+/* A request ready to send: its URL, signed headers and Authorization. */
+struct s3_signed {
+	char *url;
+	char amz_date[SIGV4_AMZ_DATE_LEN + 1];
+	char hash[SHA256_HEX_LEN + 1];
+	char auth[SIGV4_AUTH_MAX];
+	struct http_header headers[MAX_HEADERS + 4];
+	size_t n;
 };
 
 /* ---- pure helpers ---- */
@@ -192,103 +192,6 @@ enum outcome s3_error_outcome(long status, const char *code, bool upload_op, boo
 	if (code_in(code, giveup))
 		return OUTCOME_GIVEUP;
 	return outcome_from_http(status);
-}
-
-/* ---- XML: S3 answers are small flat documents; we read the text of
- * named elements and decode the five entities and numeric references. */
-
-static int xml_decode(const char *in, size_t len, char *out, size_t size)
-{
-	static const char *const ent[][2] = {
-		{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}, {"&quot;", "\""}, {"&apos;", "'"},
-	};
-	size_t o = 0, i = 0;
-
-	while (i < len) {
-		char ch = in[i];
-		size_t step = 1;
-
-		if (ch == '&') {
-			for (size_t e = 0; e < 5; e++)
-				if (len - i >= strlen(ent[e][0]) &&
-				    memcmp(in + i, ent[e][0], strlen(ent[e][0])) == 0) {
-					ch = ent[e][1][0];
-					step = strlen(ent[e][0]);
-				}
-			if (step == 1 && i + 3 < len && in[i + 1] == '#') {
-				char *end;
-				bool x = in[i + 2] == 'x';
-				unsigned long v = strtoul(in + i + (x ? 3 : 2), &end, x ? 16 : 10);
-
-				/* Only ASCII references: S3 uses them for control bytes. */
-				if (*end == ';' && v > 0 && v < 0x80 && end < in + len) {
-					ch = (char)v;
-					step = (size_t)(end + 1 - (in + i));
-				}
-			}
-		}
-		if (o + 1 >= size)
-			return -1;
-		out[o++] = ch;
-		i += step;
-	}
-	if (size == 0)
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
-/* The text of the first <tag>...</tag> in [from, to) into out. Returns a
- * pointer past the closing tag, NULL when absent or too long. */
-static const char *xml_text(const char *from, const char *to, const char *tag, char *out,
-			    size_t size)
-{
-	char open[80], close[80];
-	const char *a, *b;
-
-	snprintf(open, sizeof open, "<%s>", tag);
-	snprintf(close, sizeof close, "</%s>", tag);
-	a = memmem(from, (size_t)(to - from), open, strlen(open));
-	if (!a)
-		return NULL;
-	a += strlen(open);
-	b = memmem(a, (size_t)(to - a), close, strlen(close));
-	if (!b || xml_decode(a, (size_t)(b - a), out, size) < 0)
-		return NULL;
-	return b + strlen(close);
-}
-
-/* The next <tag>...</tag> block in [*from, to): sets *start and *end to its
- * inside and advances *from. false when there is none. */
-static bool xml_block(const char **from, const char *to, const char *tag, const char **start,
-		      const char **end)
-{
-	char open[80], close[80];
-	const char *a, *b;
-
-	snprintf(open, sizeof open, "<%s>", tag);
-	snprintf(close, sizeof close, "</%s>", tag);
-	a = memmem(*from, (size_t)(to - *from), open, strlen(open));
-	if (!a)
-		return false;
-	a += strlen(open);
-	b = memmem(a, (size_t)(to - a), close, strlen(close));
-	if (!b)
-		return false;
-	*start = a;
-	*end = b;
-	*from = b + strlen(close);
-	return true;
-}
-
-static void strip_quotes(char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-		memmove(s, s + 1, n - 2);
-		s[n - 2] = '\0';
-	}
 }
 
 /* ---- the client ---- */
@@ -420,9 +323,9 @@ struct s3_client *s3_client_new(const struct config *cfg, struct awscreds *creds
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	c->curl = curl_easy_init();
-	if (!c->curl) {
-		snprintf(err, errlen, "curl_easy_init failed");
+	c->http = http_client_new(stop);
+	if (!c->http) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	return c;
@@ -435,8 +338,7 @@ void s3_client_free(struct s3_client *c)
 {
 	if (!c)
 		return;
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
+	http_client_free(c->http);
 	awscreds_clear(&c->cred);
 	free(c->ca_bundle);
 	free(c);
@@ -455,121 +357,6 @@ long s3_last_status(const struct s3_client *c)
 const char *s3_last_code(const struct s3_client *c)
 {
 	return c->code;
-}
-
-/* ---- curl callbacks ---- */
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct s3_resp *resp = userp;
-	size_t n = size * nmemb;
-
-	if (resp->len + n + 1 > resp->cap) {
-		size_t cap = resp->cap ? resp->cap : 4096;
-		char *grown;
-
-		while (resp->len + n + 1 > cap)
-			cap *= 2;
-		if (cap > BODY_MAX) {
-			resp->overflow = true;
-			return 0;
-		}
-		grown = realloc(resp->body, cap);
-		if (!grown)
-			return 0;
-		resp->body = grown;
-		resp->cap = cap;
-	}
-	memcpy(resp->body + resp->len, data, n);
-	resp->len += n;
-	resp->body[resp->len] = '\0';
-	return n;
-}
-
-/* Copies a header's value (trimmed) if line is "name: value". */
-static bool header_value(const char *line, size_t len, const char *name, char *out,
-			 size_t size)
-{
-	size_t n = strlen(name);
-
-	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
-		return false;
-	line += n + 1;
-	len -= n + 1;
-	while (len && (*line == ' ' || *line == '\t')) {
-		line++;
-		len--;
-	}
-	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
-		len--;
-	if (len >= size)
-		len = size - 1;
-	memcpy(out, line, len);
-	out[len] = '\0';
-	return true;
-}
-
-static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
-{
-	struct s3_resp *resp = userp;
-	size_t len = size * nmemb;
-	char value[S3_META_MAX * 3];
-
-	if (len <= 2 && (line[0] == '\r' || line[0] == '\n')) {
-		resp->headers_done = true;
-	} else if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		/* A new response (after "100 Continue"): forget the last one. */
-		resp->etag[0] = resp->meta_file_id[0] = resp->meta_uuid[0] = '\0';
-		resp->region[0] = '\0';
-		resp->content_length = 0;
-		resp->headers_done = false;
-	} else if (header_value(line, len, "ETag", resp->etag, sizeof resp->etag)) {
-		strip_quotes(resp->etag);
-	} else if (header_value(line, len, "x-amz-meta-zoom-file-id", value, sizeof value)) {
-		if (s3_meta_decode(value, resp->meta_file_id, sizeof resp->meta_file_id) < 0)
-			resp->meta_file_id[0] = '\0';
-	} else if (header_value(line, len, "x-amz-meta-zoom-meeting-uuid", value, sizeof value)) {
-		if (s3_meta_decode(value, resp->meta_uuid, sizeof resp->meta_uuid) < 0)
-			resp->meta_uuid[0] = '\0';
-	} else if (header_value(line, len, "x-amz-bucket-region", resp->region,
-				sizeof resp->region)) {
-		/* kept for the message */
-	} else if (header_value(line, len, "Content-Length", value, sizeof value)) {
-		resp->content_length = strtoull(value, NULL, 10);
-	}
-	return len;
-}
-
-static size_t on_read(char *buf, size_t size, size_t nmemb, void *userp)
-{
-	struct reader *rd = userp;
-	size_t n = size * nmemb;
-
-	if (n > rd->len - rd->off)
-		n = rd->len - rd->off;
-	memcpy(buf, rd->buf + rd->off, n);
-	rd->off += n;
-	return n;
-}
-
-/* curl rewinds when it resends on a fresh connection. */
-static int on_seek(void *userp, curl_off_t offset, int origin)
-{
-	struct reader *rd = userp;
-
-	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > rd->len)
-		return CURL_SEEKFUNC_FAIL;
-	rd->off = (size_t)offset;
-	return CURL_SEEKFUNC_OK;
-}
-
-static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
-{
-	volatile sig_atomic_t *stop = userp;
-
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return stop && *stop ? 1 : 0;
 }
 
 /* ---- one request ---- */
@@ -616,80 +403,6 @@ static void build_headers(const struct s3_client *c, const struct s3_req *req,
 	*n = k;
 }
 
-static struct curl_slist *to_slist(const struct sigv4_kv *all, size_t n, const char *auth)
-{
-	struct curl_slist *list = NULL, *grown;
-	char line[AWSCREDS_TOKEN_MAX + 64];
-
-	for (size_t i = 0; i <= n; i++) {
-		int w = i < n ? snprintf(line, sizeof line, "%s: %s", all[i].name, all[i].value)
-			      : snprintf(line, sizeof line, "Authorization: %s", auth);
-
-		if (w < 0 || (size_t)w >= sizeof line ||
-		    !(grown = curl_slist_append(list, line))) {
-			curl_slist_free_all(list);
-			return NULL;
-		}
-		list = grown;
-	}
-	explicit_bzero(line, sizeof line);
-	return list;
-}
-
-static void set_method(CURL *h, const struct s3_req *req, struct reader *rd)
-{
-	if (strcmp(req->method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(req->method, "PUT") == 0) {
-		/* Expect: 100-continue is left to curl (unsigned, as the SDKs
-		 * do): S3 can then refuse a part before its bytes are sent. */
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER_SIZE);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->len);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(h, CURLOPT_READDATA, rd);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, rd);
-	} else if (strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->len ? req->body : "");
-	} else if (strcmp(req->method, "DELETE") == 0) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
-	} else {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	}
-}
-
-/* 0, or -1 when curl cannot take the URL (out of memory). */
-static int set_common(struct s3_client *c, const struct s3_req *req, const char *url,
-		      struct curl_slist *hdrs, struct s3_resp *resp, char *errbuf)
-{
-	CURL *h = c->curl;
-
-	curl_easy_reset(h); /* keeps the connection cache: keep-alive */
-	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK)
-		return -1;
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_LIMIT);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-			 req->quiet_time ? req->quiet_time : LOW_SPEED_TIME);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)c->stop);
-	if (c->ca_bundle && curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_bundle) != CURLE_OK)
-		return -1;
-	return 0;
-}
-
 static const char *region_of(const struct s3_client *c)
 {
 	return c->cfg->s3_region ? c->cfg->s3_region : "us-east-1";
@@ -718,7 +431,7 @@ static const char *hint(const struct s3_client *c, const struct s3_resp *resp, b
 				    "from the %s)", c->cred.access_key_id, c->cred.source);
 	else if (!strcmp(code, "AccessDenied") || !strcmp(code, "InvalidAccessKeyId") ||
 		 !strcmp(code, "ExpiredToken") || !strcmp(code, "InvalidToken") ||
-		 (!code[0] && (resp->status == 401 || resp->status == 403)))
+		 (!code[0] && (resp->h.status == 401 || resp->h.status == 403)))
 		snprintf(buf, size,
 			 " (check the AWS credentials, key id %.64s from the %s, and the "
 				    "bucket policy)", c->cred.access_key_id, c->cred.source);
@@ -726,7 +439,7 @@ static const char *hint(const struct s3_client *c, const struct s3_resp *resp, b
 		snprintf(buf, size, " (create bucket %s, or fix s3_bucket)", c->cfg->s3_bucket);
 	else if (!strcmp(code, "PermanentRedirect") ||
 		 !strcmp(code, "AuthorizationHeaderMalformed") ||
-		 resp->status == 301)
+		 resp->h.status == 301)
 		snprintf(buf, size, " (the bucket is in another region: fix s3_region)");
 	else if (strcmp(code, "RequestTimeTooSkewed") == 0)
 		snprintf(buf, size, " (check this machine's clock)");
@@ -741,7 +454,7 @@ static const char *hint(const struct s3_client *c, const struct s3_resp *resp, b
 static enum outcome fail_http(struct s3_client *c, const struct s3_req *req,
 			      struct s3_resp *resp, long status_for_table, struct result *r)
 {
-	char keybuf[KEY_SHOWN + 4], hintbuf[400];
+	char keybuf[KEY_SHOWN + 4], hintbuf[400], id[HTTP_REQUEST_ID_MAX + 16];
 	enum outcome o = s3_error_outcome(status_for_table, resp->code, req->upload_op, &c->gone);
 
 	/* A wrong s3_region is the operator's to fix, whatever the status
@@ -750,47 +463,44 @@ static enum outcome fail_http(struct s3_client *c, const struct s3_req *req,
 		o = OUTCOME_RETRY;
 
 	return result_set(r, o == OUTCOME_DONE ? OUTCOME_RETRY : o,
-			  "S3 %s %s: HTTP %ld%s%s%s%s%s", req->op,
-			  shown_key(req->key, keybuf, sizeof keybuf), resp->status,
+			  "S3 %s %s: HTTP %ld%s%s%s%s%s%s", req->op,
+			  shown_key(req->key, keybuf, sizeof keybuf), resp->h.status,
 			  resp->code[0] ? " " : "", resp->code, resp->message[0] ? ": " : "",
-			  resp->message, hint(c, resp, c->gone, hintbuf, sizeof hintbuf));
+			  resp->message, hint(c, resp, c->gone, hintbuf, sizeof hintbuf),
+			  http_request_id_note(&resp->h, id, sizeof id));
 }
 
 static void parse_error_body(struct s3_resp *resp)
 {
-	const char *end = resp->body ? resp->body + resp->len : NULL;
 	char region[64];
 
-	resp->code[0] = resp->message[0] = '\0';
-	if (!resp->body || !strstr(resp->body, "<Error>"))
+	if (!s3xml_error(resp->h.body, resp->h.body_len, resp->code, sizeof resp->code,
+			 resp->message, sizeof resp->message, region, sizeof region))
 		return;
-	if (!xml_text(resp->body, end, "Code", resp->code, sizeof resp->code))
-		resp->code[0] = '\0';
-	if (!xml_text(resp->body, end, "Message", resp->message, sizeof resp->message))
-		resp->message[0] = '\0';
-	if (!resp->region[0] && xml_text(resp->body, end, "Region", region, sizeof region))
+	if (!resp->region[0] && region[0])
 		snprintf(resp->region, sizeof resp->region, "%s", region);
 }
 
-/* The signed request: its URL and its header list (host, x-amz-date,
- * x-amz-content-sha256, x-amz-security-token, the request's own, then
- * Authorization). DONE, or r set. */
-static enum outcome prepare(struct s3_client *c, const struct s3_req *req, char *url,
-			    size_t urlsize, struct curl_slist **hdrs, struct result *r)
+/* The signed request: its URL and its headers (host, x-amz-date,
+ * x-amz-content-sha256, x-amz-security-token, the request's own) and the
+ * Authorization value. DONE, or r set; free sr->url either way. */
+static enum outcome prepare(struct s3_client *c, const struct s3_req *req, struct s3_signed *sr,
+			    struct result *r)
 {
-	char query[QUERY_MAX], *uri = malloc(URI_MAX), auth[SIGV4_AUTH_MAX];
-	char amz_date[SIGV4_AMZ_DATE_LEN + 1], hash[SHA256_HEX_LEN + 1], keybuf[KEY_SHOWN + 4];
+	size_t urlsize = URI_MAX + QUERY_MAX + 700;
+	char query[QUERY_MAX], *uri = malloc(URI_MAX), keybuf[KEY_SHOWN + 4];
 	unsigned char digest[SHA256_LEN];
 	struct sigv4_kv all[MAX_HEADERS + 4];
 	struct sigv4_request sreq;
-	size_t nall;
 	enum outcome o = OUTCOME_DONE;
 
-	*hdrs = NULL;
-	if (!uri)
-		return result_set(r, OUTCOME_RETRY, "out of memory");
+	sr->url = malloc(urlsize);
+	if (!uri || !sr->url) {
+		o = result_set(r, OUTCOME_RETRY, "out of memory");
+		goto out;
+	}
 	if (sigv4_canonical_query(req->query, req->nq, query, sizeof query) < 0 ||
-	    build_target(c, req, query, uri, URI_MAX, url, urlsize) < 0) {
+	    build_target(c, req, query, uri, URI_MAX, sr->url, urlsize) < 0) {
 		o = result_set(r, OUTCOME_GIVEUP, "S3 %s %s: the key is too long for a request",
 			       req->op, shown_key(req->key, keybuf, sizeof keybuf));
 		goto out;
@@ -799,90 +509,123 @@ static enum outcome prepare(struct s3_client *c, const struct s3_req *req, char 
 		memcpy(digest, req->body_sha256, sizeof digest);
 	else
 		crypto_sha256(req->len ? req->body : "", req->len, digest);
-	crypto_hex(digest, sizeof digest, hash);
-	if (sigv4_amz_date(time(NULL), amz_date) < 0) {
+	crypto_hex(digest, sizeof digest, sr->hash);
+	if (sigv4_amz_date(time(NULL), sr->amz_date) < 0) {
 		o = result_set(r, OUTCOME_RETRY, "S3 %s: the clock cannot be read", req->op);
 		goto out;
 	}
-	build_headers(c, req, amz_date, hash, all, &nall);
-	sreq = (struct sigv4_request){req->method, uri, req->query, req->nq, all, nall,
-				      hash, amz_date, region_of(c), "s3"};
-	if (sigv4_sign(&sreq, c->cred.access_key_id, c->cred.secret_access_key, auth,
-		       sizeof auth, NULL) < 0 ||
-	    !(*hdrs = to_slist(all, nall, auth)))
+	build_headers(c, req, sr->amz_date, sr->hash, all, &sr->n);
+	sreq = (struct sigv4_request){req->method, uri, req->query, req->nq, all, sr->n,
+				      sr->hash, sr->amz_date, region_of(c), "s3"};
+	if (sigv4_sign(&sreq, c->cred.access_key_id, c->cred.secret_access_key, sr->auth,
+		       sizeof sr->auth, NULL) < 0) {
 		o = result_set(r, OUTCOME_GIVEUP, "S3 %s %s: the request cannot be signed "
 						  "(a header value holds CR or LF, or is too long)",
 			       req->op, shown_key(req->key, keybuf, sizeof keybuf));
+		goto out;
+	}
+	for (size_t i = 0; i < sr->n; i++)
+		sr->headers[i] = (struct http_header){all[i].name, all[i].value};
 out:
-	explicit_bzero(auth, sizeof auth);
 	free(uri);
 	return o;
 }
 
 /* The outcome of a finished exchange; r set unless DONE. */
 static enum outcome classify(struct s3_client *c, const struct s3_req *req,
-			     struct s3_resp *resp, const char *errbuf, struct result *r)
+			     struct s3_resp *resp, struct result *r)
 {
+	const struct http_response *h = &resp->h;
 	char keybuf[KEY_SHOWN + 4];
 
-	if (resp->cc == CURLE_ABORTED_BY_CALLBACK && c->stop && *c->stop)
+	if (h->stopped)
 		return result_set(r, OUTCOME_RETRY, "stopped");
-	if (resp->cc != CURLE_OK)
-		return result_set(r, resp->overflow ? OUTCOME_RETRY : outcome_from_curl(resp->cc),
-				  "S3 %s %s: %s%s%s", req->op,
-				  shown_key(req->key, keybuf, sizeof keybuf),
-				  resp->overflow ? "answer too long" : curl_easy_strerror(resp->cc),
-				  errbuf[0] ? ": " : "", errbuf);
-	if (resp->status >= 200 && resp->status < 300)
+	if (h->error[0])
+		return result_set(r, h->outcome, "S3 %s %s: %s", req->op,
+				  shown_key(req->key, keybuf, sizeof keybuf), h->error);
+	if (h->status >= 200 && h->status < 300)
 		return OUTCOME_DONE;
 	parse_error_body(resp);
 	snprintf(c->code, sizeof c->code, "%s", resp->code);
-	return fail_http(c, req, resp, resp->status, r);
+	return fail_http(c, req, resp, h->status, r);
+}
+
+/* What the answer's headers say about the object. */
+static void read_headers(struct s3_resp *resp)
+{
+	const char *v;
+
+	if ((v = http_header(&resp->h, "ETag"))) {
+		snprintf(resp->etag, sizeof resp->etag, "%s", v);
+		s3xml_strip_quotes(resp->etag);
+	}
+	if ((v = http_header(&resp->h, "x-amz-meta-zoom-file-id")) &&
+	    s3_meta_decode(v, resp->meta_file_id, sizeof resp->meta_file_id) < 0)
+		resp->meta_file_id[0] = '\0';
+	if ((v = http_header(&resp->h, "x-amz-meta-zoom-meeting-uuid")) &&
+	    s3_meta_decode(v, resp->meta_uuid, sizeof resp->meta_uuid) < 0)
+		resp->meta_uuid[0] = '\0';
+	if ((v = http_header(&resp->h, "x-amz-bucket-region")))
+		snprintf(resp->region, sizeof resp->region, "%s", v);
+}
+
+static enum http_method method_of(const char *method)
+{
+	if (strcmp(method, "HEAD") == 0)
+		return HTTP_HEAD;
+	if (strcmp(method, "PUT") == 0)
+		return HTTP_PUT;
+	if (strcmp(method, "POST") == 0)
+		return HTTP_POST;
+	if (strcmp(method, "DELETE") == 0)
+		return HTTP_DELETE;
+	return HTTP_GET;
+}
+
+static void resp_free(struct s3_resp *resp)
+{
+	http_response_free(&resp->h);
 }
 
 /* Signs and sends req with the credentials of this moment. DONE on a 2xx
- * answer; otherwise r is set. The caller frees resp->body. */
+ * answer; otherwise r is set. The caller calls resp_free. */
 static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 			    struct s3_resp *resp, struct result *r)
 {
-	size_t urlsize = URI_MAX + QUERY_MAX + 700;
-	char errbuf[CURL_ERROR_SIZE] = "", *url = malloc(urlsize);
-	struct curl_slist *hdrs = NULL;
-	struct reader rd = {req->body, req->len, 0};
+	struct s3_signed *sr = calloc(1, sizeof *sr);
 	enum outcome o;
 
 	memset(resp, 0, sizeof *resp);
 	c->status = 0;
 	c->code[0] = '\0';
 	c->gone = false;
-	if (!url)
+	if (!sr)
 		o = result_set(r, OUTCOME_RETRY, "out of memory");
 	else if (c->stop && *c->stop)
 		o = result_set(r, OUTCOME_RETRY, "stopped");
 	else
 		o = awscreds_get(c->creds, &c->cred, r);
 	if (o == OUTCOME_DONE)
-		o = prepare(c, req, url, urlsize, &hdrs, r);
-	if (o == OUTCOME_DONE && set_common(c, req, url, hdrs, resp, errbuf) < 0)
-		o = result_set(r, OUTCOME_RETRY, "S3 %s: out of memory", req->op);
+		o = prepare(c, req, sr, r);
 	if (o == OUTCOME_DONE) {
-		set_method(c->curl, req, &rd);
-		resp->cc = curl_easy_perform(c->curl);
-		/* curl takes an answer whose connection closed inside its headers
-		 * as whole: a HEAD cut before our metadata would make our own
-		 * object look like another file's. */
-		if (resp->cc == CURLE_OK && !resp->headers_done) {
-			resp->cc = CURLE_RECV_ERROR;
-			snprintf(errbuf, sizeof errbuf, "the answer's headers were cut short");
-		}
-		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-		c->status = resp->status;
-		log_event(LOG_DEBUG, "s3_request", "op=%s status=%ld curl=%d", req->op,
-			  resp->status, (int)resp->cc);
-		o = classify(c, req, resp, errbuf, r);
+		struct http_request hr = {
+			.what = "S3", .method = method_of(req->method), .url = sr->url,
+			.authorization = sr->auth, .headers = sr->headers, .n_headers = sr->n,
+			.body = req->body, .body_len = req->len, .max_body = BODY_MAX,
+			.low_speed_time = req->quiet_time, .send_buffer = UPLOAD_BUFFER_SIZE,
+			.ca_file = c->ca_bundle,
+		};
+
+		http_run(c->http, &hr, &resp->h);
+		read_headers(resp);
+		c->status = resp->h.status;
+		o = classify(c, req, resp, r);
 	}
-	curl_slist_free_all(hdrs);
-	free(url);
+	if (sr) {
+		explicit_bzero(sr->auth, sizeof sr->auth);
+		free(sr->url);
+	}
+	free(sr);
 	return o;
 }
 
@@ -965,19 +708,19 @@ enum outcome s3_head(struct s3_client *c, const char *key, struct s3_object *out
 
 	memset(out, 0, sizeof *out);
 	o = perform(c, &req, &resp, r);
-	if (o != OUTCOME_DONE && resp.status == 404 && resp.cc == CURLE_OK) {
+	if (o != OUTCOME_DONE && resp.h.status == 404 && !resp.h.error[0]) {
 		c->gone = false;
 		o = OUTCOME_DONE; /* no such object: an answer, not a failure */
 		r->kind = OUTCOME_DONE;
 		r->why[0] = '\0';
 	} else if (o == OUTCOME_DONE) {
 		out->exists = true;
-		out->size = resp.content_length;
+		out->size = resp.h.content_length > 0 ? (uint64_t)resp.h.content_length : 0;
 		snprintf(out->etag, sizeof out->etag, "%s", resp.etag);
 		snprintf(out->file_id, sizeof out->file_id, "%s", resp.meta_file_id);
 		snprintf(out->meeting_uuid, sizeof out->meeting_uuid, "%s", resp.meta_uuid);
 	}
-	free(resp.body);
+	resp_free(&resp);
 	return o;
 }
 
@@ -1003,7 +746,7 @@ enum outcome s3_put_hashed(struct s3_client *c, const char *key, const void *buf
 	struct s3_req req = {.op = "PutObject", .method = "PUT", .key = key, .body = buf,
 			     .len = len, .body_sha256 = sha256};
 	char bufs[2][S3_META_MAX];
-	struct s3_resp resp = {0};
+	struct s3_resp resp;
 	enum outcome o;
 
 	etag[0] = '\0';
@@ -1012,7 +755,7 @@ enum outcome s3_put_hashed(struct s3_client *c, const char *key, const void *buf
 	o = perform(c, &req, &resp, r);
 	if (o == OUTCOME_DONE)
 		o = need_etag(&req, &resp, etag, r);
-	free(resp.body);
+	resp_free(&resp);
 	return o;
 }
 
@@ -1021,7 +764,7 @@ enum outcome s3_mpu_create(struct s3_client *c, const char *key, const struct s3
 {
 	struct s3_req req = {.op = "CreateMultipartUpload", .method = "POST", .key = key};
 	char bufs[2][S3_META_MAX], keybuf[KEY_SHOWN + 4];
-	struct s3_resp resp = {0};
+	struct s3_resp resp;
 	enum outcome o;
 
 	upload_id[0] = '\0';
@@ -1030,12 +773,12 @@ enum outcome s3_mpu_create(struct s3_client *c, const char *key, const struct s3
 		return r->kind;
 	o = perform(c, &req, &resp, r);
 	if (o == OUTCOME_DONE &&
-	    (!resp.body || !xml_text(resp.body, resp.body + resp.len, "UploadId", upload_id,
-				     S3_UPLOAD_ID_MAX) ||
+	    (!resp.h.body || !s3xml_text(resp.h.body, resp.h.body + resp.h.body_len, "UploadId",
+					 upload_id, S3_UPLOAD_ID_MAX) ||
 	     !upload_id[0]))
 		o = result_set(r, OUTCOME_RETRY, "S3 %s %s: the answer carries no UploadId",
 			       req.op, shown_key(key, keybuf, sizeof keybuf));
-	free(resp.body);
+	resp_free(&resp);
 	return o;
 }
 
@@ -1054,7 +797,7 @@ enum outcome s3_mpu_upload_part_hashed(struct s3_client *c, const char *key,
 	struct s3_req req = {.op = "UploadPart", .method = "PUT", .key = key, .body = buf,
 			     .len = len, .body_sha256 = sha256, .upload_op = true};
 	char num[16];
-	struct s3_resp resp = {0};
+	struct s3_resp resp;
 	enum outcome o;
 
 	etag[0] = '\0';
@@ -1064,54 +807,8 @@ enum outcome s3_mpu_upload_part_hashed(struct s3_client *c, const char *key,
 	o = perform(c, &req, &resp, r);
 	if (o == OUTCOME_DONE)
 		o = need_etag(&req, &resp, etag, r);
-	free(resp.body);
+	resp_free(&resp);
 	return o;
-}
-
-static int cmp_part(const void *a, const void *b)
-{
-	const struct s3_part *x = a, *y = b;
-
-	return (x->number > y->number) - (x->number < y->number);
-}
-
-/* The CompleteMultipartUpload document, parts sorted. NULL when out of
- * memory. */
-static char *complete_xml(const struct s3_part *parts, size_t n, size_t *len)
-{
-	struct s3_part *sorted = malloc((n ? n : 1) * sizeof *sorted);
-	size_t size = 128 + n * (64 + 6 * S3_ETAG_MAX), o = 0; /* "&quot;" is 6 */
-	char *xml = malloc(size);
-
-	if (!sorted || !xml)
-		goto fail;
-	memcpy(sorted, parts, n * sizeof *sorted);
-	qsort(sorted, n, sizeof *sorted, cmp_part);
-	o += (size_t)snprintf(xml + o, size - o,
-			      "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/"
-			      "2006-03-01/\">");
-	for (size_t i = 0; i < n; i++) {
-		o += (size_t)snprintf(xml + o, size - o,
-				      "<Part><PartNumber>%d</PartNumber><ETag>\"",
-				      sorted[i].number);
-		/* ETags are hex and '-'; anything else is escaped all the same. */
-		for (const char *p = sorted[i].etag; *p; p++)
-			o += (size_t)snprintf(xml + o, size - o, "%s",
-					      *p == '&'   ? "&amp;"
-					      : *p == '<' ? "&lt;"
-					      : *p == '>' ? "&gt;"
-					      : *p == '"' ? "&quot;"
-							  : (char[]){*p, '\0'});
-		o += (size_t)snprintf(xml + o, size - o, "\"</ETag></Part>");
-	}
-	o += (size_t)snprintf(xml + o, size - o, "</CompleteMultipartUpload>");
-	free(sorted);
-	*len = o;
-	return xml;
-fail:
-	free(sorted);
-	free(xml);
-	return NULL;
 }
 
 enum outcome s3_mpu_complete(struct s3_client *c, const char *key, const char *upload_id,
@@ -1121,7 +818,7 @@ enum outcome s3_mpu_complete(struct s3_client *c, const char *key, const char *u
 	struct s3_req req = {.op = "CompleteMultipartUpload", .method = "POST", .key = key,
 			     .upload_op = true, .quiet_time = COMPLETE_QUIET_TIME};
 	char keybuf[KEY_SHOWN + 4];
-	struct s3_resp resp = {0};
+	struct s3_resp resp;
 	enum outcome o;
 	size_t len;
 	char *xml;
@@ -1130,7 +827,7 @@ enum outcome s3_mpu_complete(struct s3_client *c, const char *key, const char *u
 	if (n == 0 || n > 10000)
 		return result_set(r, OUTCOME_GIVEUP, "S3 %s %s: %zu parts", req.op,
 				  shown_key(key, keybuf, sizeof keybuf), n);
-	xml = complete_xml(parts, n, &len);
+	xml = s3xml_complete(parts, n, &len);
 	if (!xml)
 		return result_set(r, OUTCOME_RETRY, "out of memory");
 	add_query(&req, "uploadId", upload_id);
@@ -1138,18 +835,18 @@ enum outcome s3_mpu_complete(struct s3_client *c, const char *key, const char *u
 	req.body = xml;
 	req.len = len;
 	o = perform(c, &req, &resp, r);
-	if (o == OUTCOME_DONE && resp.body && strstr(resp.body, "<Error>")) {
+	if (o == OUTCOME_DONE && resp.h.body && strstr(resp.h.body, "<Error>")) {
 		/* S3 answers 200 at once and may still fail while it works. */
 		parse_error_body(&resp);
 		snprintf(c->code, sizeof c->code, "%s", resp.code);
 		o = fail_http(c, &req, &resp, 500, r);
 	} else if (o == OUTCOME_DONE &&
-		   (!resp.body || !xml_text(resp.body, resp.body + resp.len, "ETag", etag,
-					    S3_ETAG_MAX))) {
+		   (!resp.h.body || !s3xml_text(resp.h.body, resp.h.body + resp.h.body_len, "ETag",
+						etag, S3_ETAG_MAX))) {
 		o = result_set(r, OUTCOME_RETRY, "S3 %s %s: the answer carries no ETag", req.op,
 			       shown_key(key, keybuf, sizeof keybuf));
 	}
-	strip_quotes(etag);
+	s3xml_strip_quotes(etag);
 	if (o == OUTCOME_DONE && !etag[0]) {
 		/* RGW 16 answers <ETag></ETag>: ask the object. The upload is
 		 * complete either way, so a failed HEAD leaves etag empty but
@@ -1160,7 +857,7 @@ enum outcome s3_mpu_complete(struct s3_client *c, const char *key, const char *u
 		if (s3_head(c, key, &obj, &hr) == OUTCOME_DONE && obj.exists)
 			snprintf(etag, S3_ETAG_MAX, "%s", obj.etag);
 	}
-	free(resp.body);
+	resp_free(&resp);
 	free(xml);
 	return o;
 }
@@ -1170,7 +867,7 @@ enum outcome s3_mpu_abort(struct s3_client *c, const char *key, const char *uplo
 {
 	struct s3_req req = {.op = "AbortMultipartUpload", .method = "DELETE", .key = key,
 			     .upload_op = true};
-	struct s3_resp resp = {0};
+	struct s3_resp resp;
 	enum outcome o;
 
 	add_query(&req, "uploadId", upload_id);
@@ -1180,47 +877,8 @@ enum outcome s3_mpu_abort(struct s3_client *c, const char *key, const char *uplo
 		r->kind = OUTCOME_DONE;
 		r->why[0] = '\0';
 	}
-	free(resp.body);
+	resp_free(&resp);
 	return o;
-}
-
-/* Reads the <Part> blocks of one ListParts page into the growing array. */
-static int read_parts(const struct s3_resp *resp, struct s3_part **parts, size_t *n,
-		      size_t *cap)
-{
-	const char *from = resp->body, *end = resp->body + resp->len, *a, *b;
-	char num[32], size[32];
-
-	while (xml_block(&from, end, "Part", &a, &b)) {
-		struct s3_part p = {0};
-
-		if (!xml_text(a, b, "PartNumber", num, sizeof num) ||
-		    !xml_text(a, b, "ETag", p.etag, sizeof p.etag) ||
-		    !xml_text(a, b, "Size", size, sizeof size))
-			return -1;
-		p.number = atoi(num);
-		p.size = strtoull(size, NULL, 10);
-		strip_quotes(p.etag);
-		if (*n == *cap) {
-			size_t grown_cap = *cap ? *cap * 2 : 64;
-			struct s3_part *grown = realloc(*parts, grown_cap * sizeof *grown);
-
-			if (!grown)
-				return -1;
-			*parts = grown;
-			*cap = grown_cap;
-		}
-		(*parts)[(*n)++] = p;
-	}
-	return 0;
-}
-
-static bool truncated(const struct s3_resp *resp)
-{
-	char flag[16];
-
-	return xml_text(resp->body, resp->body + resp->len, "IsTruncated", flag, sizeof flag) &&
-	       strcmp(flag, "true") == 0;
 }
 
 enum outcome s3_mpu_list_parts(struct s3_client *c, const char *key, const char *upload_id,
@@ -1235,7 +893,7 @@ enum outcome s3_mpu_list_parts(struct s3_client *c, const char *key, const char 
 	for (int page = 0;; page++) {
 		struct s3_req req = {.op = "ListParts", .method = "GET", .key = key,
 				     .upload_op = true};
-		struct s3_resp resp = {0};
+		struct s3_resp resp;
 		char next[32] = "";
 		bool more;
 
@@ -1243,17 +901,18 @@ enum outcome s3_mpu_list_parts(struct s3_client *c, const char *key, const char 
 		if (marker[0])
 			add_query(&req, "part-number-marker", marker);
 		o = perform(c, &req, &resp, r);
-		if (o == OUTCOME_DONE && (!resp.body || read_parts(&resp, parts, n, &cap) < 0))
+		if (o == OUTCOME_DONE &&
+		    (!resp.h.body || s3xml_parts(resp.h.body, resp.h.body_len, parts, n, &cap) < 0))
 			o = result_set(r, OUTCOME_RETRY, "S3 %s %s: unreadable answer", req.op,
 				       shown_key(key, keybuf, sizeof keybuf));
-		more = o == OUTCOME_DONE && truncated(&resp);
-		if (more && (!xml_text(resp.body, resp.body + resp.len, "NextPartNumberMarker",
-				       next, sizeof next) ||
+		more = o == OUTCOME_DONE && s3xml_truncated(resp.h.body, resp.h.body_len);
+		if (more && (!s3xml_text(resp.h.body, resp.h.body + resp.h.body_len,
+					 "NextPartNumberMarker", next, sizeof next) ||
 			     atoi(next) <= atoi(marker) || page >= LIST_PAGES_MAX))
 			o = result_set(r, OUTCOME_RETRY, "S3 %s %s: the listing does not advance",
 				       req.op, shown_key(key, keybuf, sizeof keybuf));
 		snprintf(marker, sizeof marker, "%s", next);
-		free(resp.body);
+		resp_free(&resp);
 		if (!more || o != OUTCOME_DONE)
 			break;
 	}
@@ -1261,45 +920,10 @@ enum outcome s3_mpu_list_parts(struct s3_client *c, const char *key, const char 
 		free(*parts);
 		*parts = NULL;
 		*n = 0;
-	} else if (*n > 1) {
-		qsort(*parts, *n, sizeof **parts, cmp_part);
+	} else {
+		s3xml_sort_parts(*parts, *n);
 	}
 	return o;
-}
-
-/* Keeps the uploads of one ListMultipartUploads page whose key is key. */
-static int read_uploads(const struct s3_resp *resp, const char *key, struct s3_upload **ups,
-			size_t *n, size_t *cap)
-{
-	const char *from = resp->body, *end = resp->body + resp->len, *a, *b;
-	char *ukey = malloc(4096);
-	int rc = -1;
-
-	if (!ukey)
-		return -1;
-	while (xml_block(&from, end, "Upload", &a, &b)) {
-		struct s3_upload u;
-
-		if (!xml_text(a, b, "Key", ukey, 4096) ||
-		    !xml_text(a, b, "UploadId", u.upload_id, sizeof u.upload_id))
-			goto out;
-		if (strcmp(ukey, key) != 0)
-			continue;
-		if (*n == *cap) {
-			size_t grown_cap = *cap ? *cap * 2 : 4;
-			struct s3_upload *grown = realloc(*ups, grown_cap * sizeof *grown);
-
-			if (!grown)
-				goto out;
-			*ups = grown;
-			*cap = grown_cap;
-		}
-		(*ups)[(*n)++] = u;
-	}
-	rc = 0;
-out:
-	free(ukey);
-	return rc;
 }
 
 enum outcome s3_mpu_list_uploads(struct s3_client *c, const char *key,
@@ -1314,7 +938,7 @@ enum outcome s3_mpu_list_uploads(struct s3_client *c, const char *key,
 	*n = 0;
 	for (int page = 0; o == OUTCOME_DONE; page++) {
 		struct s3_req req = {.op = "ListMultipartUploads", .method = "GET"};
-		struct s3_resp resp = {0};
+		struct s3_resp resp;
 		bool more;
 
 		add_query(&req, "uploads", "");
@@ -1325,18 +949,19 @@ enum outcome s3_mpu_list_uploads(struct s3_client *c, const char *key,
 			add_query(&req, "upload-id-marker", id_marker);
 		o = perform(c, &req, &resp, r);
 		if (o == OUTCOME_DONE &&
-		    (!resp.body || read_uploads(&resp, key, uploads, n, &cap) < 0))
+		    (!resp.h.body ||
+		     s3xml_uploads(resp.h.body, resp.h.body_len, key, uploads, n, &cap) < 0))
 			o = result_set(r, OUTCOME_RETRY, "S3 %s %s: unreadable answer", req.op,
 				       shown_key(key, keybuf, sizeof keybuf));
-		more = o == OUTCOME_DONE && truncated(&resp);
-		if (more && (!xml_text(resp.body, resp.body + resp.len, "NextKeyMarker", key_marker,
-				       4096) ||
-			     !xml_text(resp.body, resp.body + resp.len, "NextUploadIdMarker",
-				       id_marker, sizeof id_marker) ||
+		more = o == OUTCOME_DONE && s3xml_truncated(resp.h.body, resp.h.body_len);
+		if (more && (!s3xml_text(resp.h.body, resp.h.body + resp.h.body_len, "NextKeyMarker",
+					 key_marker, 4096) ||
+			     !s3xml_text(resp.h.body, resp.h.body + resp.h.body_len,
+					 "NextUploadIdMarker", id_marker, sizeof id_marker) ||
 			     page >= LIST_PAGES_MAX))
 			o = result_set(r, OUTCOME_RETRY, "S3 %s %s: the listing does not advance",
 				       req.op, shown_key(key, keybuf, sizeof keybuf));
-		free(resp.body);
+		resp_free(&resp);
 		if (!more)
 			break;
 	}

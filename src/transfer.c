@@ -61,7 +61,7 @@ struct transfer_worker {
 	struct transfer_shared *sh;
 	volatile sig_atomic_t *stop;
 	struct s3_client *s3;
-	struct download_client *dl;
+	struct http_client *dl;
 	unsigned char *buf;
 	size_t bufcap;
 	struct crypto_sha256_stream *hash; /* of buf[0, fill) */
@@ -174,7 +174,7 @@ struct transfer_worker *transfer_worker_new(struct transfer_shared *sh,
 		pthread_mutex_init(&w->up[i].mu, NULL);
 		pthread_cond_init(&w->up[i].cv, NULL);
 	}
-	w->dl = download_client_new(stop);
+	w->dl = http_client_new(stop);
 	w->hash = crypto_sha256_stream_new();
 	w->s3 = s3_client_new(sh->cfg, sh->creds, stop, err, sizeof err);
 	if (!w->dl || !w->hash || !w->s3)
@@ -215,7 +215,7 @@ void transfer_worker_free(struct transfer_worker *w)
 		free(u->buf);
 	}
 	s3_client_free(w->s3);
-	download_client_free(w->dl);
+	http_client_free(w->dl);
 	crypto_sha256_stream_free(w->hash);
 	free(w->buf);
 	free(w);

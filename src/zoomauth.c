@@ -321,8 +321,31 @@ static char *basic_auth(const struct config *cfg)
 	return header;
 }
 
+/* One request to one of Zoom's endpoints, answer kept in memory. DONE
+ * whenever an answer came, whatever its status (the caller reads
+ * resp->status); otherwise the transport's outcome with res->why. */
+static enum outcome api_call(struct http_client *client, struct http_request *req,
+			     struct http_response *resp, struct result *res)
+{
+	static const struct http_header headers[] = {
+		{ "Accept", "application/json" },
+		{ "Content-Type", "application/x-www-form-urlencoded" }, /* of a POST's body */
+	};
+
+	if (req->body)
+		req->method = HTTP_POST;
+	req->headers = headers;
+	req->n_headers = req->body ? 2 : 1;
+	req->connect_timeout_ms = 30000;
+	req->timeout_ms = 60000;
+	http_run(client, req, resp);
+	if (resp->answered && !resp->error[0])
+		return result_set(res, OUTCOME_DONE, "%s", "");
+	return http_result(resp, req->what, res);
+}
+
 /* Words for a refusal of the OAuth endpoint, with Zoom's reason. */
-static enum outcome oauth_refused(const struct download_api_response *resp, struct result *res)
+static enum outcome oauth_refused(const struct http_response *resp, struct result *res)
 {
 	char text[64], err[300] = "";
 	char *token = NULL;
@@ -333,7 +356,7 @@ static enum outcome oauth_refused(const struct download_api_response *resp, stru
 				    ? OUTCOME_RETRY
 				    : outcome_from_http(resp->status);
 
-	if (resp->body && zoomjson_parse_oauth(resp->body, resp->len, &token, &ttl, err,
+	if (resp->body && zoomjson_parse_oauth(resp->body, resp->body_len, &token, &ttl, err,
 					       sizeof err) == 0)
 		err[0] = '\0';
 	if (token) {
@@ -342,18 +365,16 @@ static enum outcome oauth_refused(const struct download_api_response *resp, stru
 	}
 	return result_set(res, kind, "Zoom's OAuth endpoint answered %s%s%s: check zoom_account_id,"
 			  " zoom_client_id and zoom_client_secret",
-			  download_status_text(resp->status, text, sizeof text), err[0] ? "; " : "",
+			  http_status_text(resp->status, text, sizeof text), err[0] ? "; " : "",
 			  err);
 }
 
-static enum outcome oauth_fetch(struct zoomauth *za, struct download_client *client, time_t now,
+static enum outcome oauth_fetch(struct zoomauth *za, struct http_client *client, time_t now,
 				struct result *res)
 {
 	const struct config *cfg = za->cfg;
-	struct download_api_request req = { .what = "Zoom's OAuth endpoint", .method = "POST",
-					    .url = cfg->zoom_oauth_url,
-					    .content_type = "application/x-www-form-urlencoded" };
-	struct download_api_response resp = { 0 };
+	struct http_request req = { .what = "Zoom's OAuth endpoint", .url = cfg->zoom_oauth_url };
+	struct http_response resp = { 0 };
 	char account[512], body[600], err[300];
 	char *auth = basic_auth(cfg), *token = NULL;
 	long ttl = 0;
@@ -369,14 +390,14 @@ static enum outcome oauth_fetch(struct zoomauth *za, struct download_client *cli
 	req.authorization = auth;
 	req.body = body;
 	req.body_len = (size_t)n;
-	kind = download_api_call(client, &req, &resp, res);
+	kind = api_call(client, &req, &resp, res);
 	if (kind != OUTCOME_DONE)
 		goto out;
 	if (resp.status != 200) {
 		kind = oauth_refused(&resp, res);
 		goto out;
 	}
-	if (zoomjson_parse_oauth(resp.body, resp.len, &token, &ttl, err, sizeof err) < 0 ||
+	if (zoomjson_parse_oauth(resp.body, resp.body_len, &token, &ttl, err, sizeof err) < 0 ||
 	    strlen(token) >= sizeof za->token || strpbrk(token, "\r\n")) {
 		kind = result_set(res, OUTCOME_RETRY, "Zoom's OAuth endpoint sent an unusable answer: %s",
 				  token ? "the token is malformed" : err);
@@ -396,9 +417,7 @@ out:
 		explicit_bzero(token, strlen(token));
 		free(token);
 	}
-	if (resp.body)
-		explicit_bzero(resp.body, resp.len);
-	free(resp.body);
+	http_response_free(&resp);
 	return kind;
 }
 
@@ -427,7 +446,7 @@ static bool cached_usable(const struct zoomauth *za, const char *refused, time_t
 	       !(refused && strcmp(refused, za->token) == 0);
 }
 
-enum outcome zoomauth_api_token(struct zoomauth *za, struct download_client *client,
+enum outcome zoomauth_api_token(struct zoomauth *za, struct http_client *client,
 				const char *refused, char *buf, size_t size, struct result *res)
 {
 	time_t now = time(NULL);
@@ -486,15 +505,15 @@ static bool looks_like_object(const char *body, size_t len)
 	return len - i >= 2 && body[i] == '{' && body[len - 1] == '}';
 }
 
-static enum outcome link_from_answer(const struct download_api_response *resp,
+static enum outcome link_from_answer(const struct http_response *resp,
 				     const char *file_id, char **download_url,
 				     char **download_token, struct result *res)
 {
 	char err[300];
 
-	if (zoomjson_find_recording(resp->body ? resp->body : "", resp->len, file_id, download_url,
-				    download_token, err, sizeof err) < 0)
-		return result_set(res, looks_like_object(resp->body ? resp->body : "", resp->len)
+	if (zoomjson_find_recording(resp->body ? resp->body : "", resp->body_len, file_id,
+				    download_url, download_token, err, sizeof err) < 0)
+		return result_set(res, looks_like_object(resp->body ? resp->body : "", resp->body_len)
 					       ? OUTCOME_GIVEUP
 					       : OUTCOME_RETRY,
 				  "Zoom's recordings API: %s", err);
@@ -509,12 +528,12 @@ static enum outcome link_from_answer(const struct download_api_response *resp,
 	return result_set(res, OUTCOME_DONE, "%s", "");
 }
 
-static enum outcome link_refused(const struct download_api_response *resp, bool oauth,
+static enum outcome link_refused(const struct http_response *resp, bool oauth,
 				 struct result *res)
 {
 	char text[64];
 
-	download_status_text(resp->status, text, sizeof text);
+	http_status_text(resp->status, text, sizeof text);
 	if (resp->status == 404)
 		return result_set(res, outcome_from_http(404),
 				  "Zoom no longer has this recording (the recordings API answered %s)",
@@ -530,12 +549,12 @@ static enum outcome link_refused(const struct download_api_response *resp, bool 
 
 /* One GET of the recordings API with the current API token; *token keeps
  * the token used, for a refresh after a 401. */
-static enum outcome link_ask(struct zoomauth *za, struct download_client *client,
+static enum outcome link_ask(struct zoomauth *za, struct http_client *client,
 			     const char *url, char *token, size_t tokensize,
-			     struct download_api_response *resp, struct result *res)
+			     struct http_response *resp, struct result *res)
 {
-	struct download_api_request req = { .what = "Zoom's recordings API", .method = "GET",
-					    .url = url };
+	struct http_request req = { .what = "Zoom's recordings API", .method = HTTP_GET,
+				    .url = url };
 	char *auth = NULL, *refused = NULL;
 	enum outcome kind;
 
@@ -550,7 +569,7 @@ static enum outcome link_ask(struct zoomauth *za, struct download_client *client
 		goto out;
 	}
 	req.authorization = auth;
-	kind = download_api_call(client, &req, resp, res);
+	kind = api_call(client, &req, resp, res);
 out:
 	if (auth) {
 		explicit_bzero(auth, strlen(auth));
@@ -563,11 +582,11 @@ out:
 	return kind;
 }
 
-enum outcome zoomauth_fresh_link(struct zoomauth *za, struct download_client *client,
+enum outcome zoomauth_fresh_link(struct zoomauth *za, struct http_client *client,
 				 const char *meeting_uuid, const char *file_id,
 				 char **download_url, char **download_token, struct result *res)
 {
-	struct download_api_response resp = { 0 };
+	struct http_response resp = { 0 };
 	char token[ZOOMAUTH_TOKEN_MAX] = "";
 	char *url = NULL;
 	enum outcome kind;
@@ -582,8 +601,7 @@ enum outcome zoomauth_fresh_link(struct zoomauth *za, struct download_client *cl
 		goto out;
 	kind = link_ask(za, client, url, token, sizeof token, &resp, res);
 	if (kind == OUTCOME_DONE && resp.status == 401 && zoomauth_has_oauth(za)) {
-		free(resp.body);
-		resp.body = NULL;
+		http_response_free(&resp);
 		/* token now names the refused one: the next call replaces it. */
 		kind = link_ask(za, client, url, token, sizeof token, &resp, res);
 	}
@@ -595,9 +613,7 @@ enum outcome zoomauth_fresh_link(struct zoomauth *za, struct download_client *cl
 		kind = link_refused(&resp, zoomauth_has_oauth(za), res);
 out:
 	explicit_bzero(token, sizeof token);
-	if (resp.body)
-		explicit_bzero(resp.body, resp.len);
-	free(resp.body);
+	http_response_free(&resp);
 	free(url);
 	return kind;
 }

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "download.h"
+#include "http.h"
 #include "outcome.h"
 #include "spool.h"
 
@@ -41,7 +41,7 @@ bool zoomauth_has_jwt(const struct zoomauth *za);
  * a new one when none is fresh, or a JWT. refused: the token a 401 was just
  * answered to, or NULL; when it is the cached one, a new token replaces it
  * (when another thread already replaced it, that one is returned). */
-enum outcome zoomauth_api_token(struct zoomauth *za, struct download_client *client,
+enum outcome zoomauth_api_token(struct zoomauth *za, struct http_client *client,
 				const char *refused, char *buf, size_t size, struct result *res);
 
 /* Asks GET {zoom_api_url}/meetings/{uuid, double-encoded}/recordings
@@ -50,7 +50,7 @@ enum outcome zoomauth_api_token(struct zoomauth *za, struct download_client *cli
  * download_access_token, or NULL when Zoom gave none (then the API token
  * itself may serve as Bearer). Both malloc'd. A 401 refreshes the OAuth
  * token once; still refused, or 404, or the file not listed: give up. */
-enum outcome zoomauth_fresh_link(struct zoomauth *za, struct download_client *client,
+enum outcome zoomauth_fresh_link(struct zoomauth *za, struct http_client *client,
 				 const char *meeting_uuid, const char *file_id,
 				 char **download_url, char **download_token, struct result *res);
 

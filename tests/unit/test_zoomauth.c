@@ -156,7 +156,7 @@ struct rig {
 	char dir[64];
 	struct spool sp;
 	struct config cfg;
-	struct download_client *client;
+	struct http_client *client;
 };
 
 static int rig_open(struct rig *r)
@@ -173,7 +173,7 @@ static int rig_open(struct rig *r)
 	r->cfg.zoom_account_id = "acc";
 	r->cfg.zoom_client_id = "cid";
 	r->cfg.zoom_client_secret = "csecret";
-	r->client = download_client_new(NULL);
+	r->client = http_client_new(NULL);
 	return r->client ? 0 : -1;
 }
 
@@ -181,7 +181,7 @@ static void rig_close(struct rig *r)
 {
 	char path[128];
 
-	download_client_free(r->client);
+	http_client_free(r->client);
 	spool_close(&r->sp);
 	snprintf(path, sizeof path, "rm -rf '%s'", r->dir);
 	if (system(path) != 0)
@@ -251,7 +251,7 @@ static void test_jwt_app(void)
 {
 	struct config cfg = { .zoom_api_key = "key-1", .zoom_api_secret = "jwt-secret",
 			      .zoom_oauth_url = "http://127.0.0.1:9/", .zoom_api_url = "x" };
-	struct download_client *client = download_client_new(NULL);
+	struct http_client *client = http_client_new(NULL);
 	struct zoomauth *za = zoomauth_new(&cfg, NULL);
 	struct result res;
 	char tok[ZOOMAUTH_TOKEN_MAX], again[ZOOMAUTH_TOKEN_MAX], want[1024], line[ZOOMAUTH_TOKEN_MAX + 8];
@@ -289,7 +289,7 @@ static void test_jwt_app(void)
 		ok(url == NULL && dtok == NULL, "and both outputs are NULL");
 	}
 	zoomauth_free(za);
-	download_client_free(client);
+	http_client_free(client);
 }
 
 static void test_note_token(void)

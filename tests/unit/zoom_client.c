@@ -112,7 +112,7 @@ static int cmd_download(struct opts *o)
 {
 	char *hosts[CONFIG_MAX_LIST], *list = strdup(o->hosts ? o->hosts : "zoom.us,*.zoom.us");
 	struct sink sink = { .fd = STDOUT_FILENO, .stop_at = o->stop_at };
-	struct download_client *client = download_client_new(&stop_flag);
+	struct http_client *client = http_client_new(&stop_flag);
 	struct download_result r = { 0 };
 	struct download_request req = {
 		.url = o->url, .bearer = o->token, .offset = o->offset,
@@ -143,7 +143,7 @@ static int cmd_download(struct opts *o)
 out:
 	if (sink.fd >= 0 && sink.fd != STDOUT_FILENO)
 		close(sink.fd);
-	download_client_free(client);
+	http_client_free(client);
 	free(list);
 	return rc;
 }
@@ -177,7 +177,7 @@ static void print_result(const struct result *r, const char *extra)
 static int cmd_zoom(struct opts *o, bool fresh_link)
 {
 	struct spool spool, *sp = NULL;
-	struct download_client *client = download_client_new(&stop_flag);
+	struct http_client *client = http_client_new(&stop_flag);
 	struct zoomauth *za = NULL;
 	struct result res = { 0 };
 	char token[ZOOMAUTH_TOKEN_MAX], *extra = NULL, *url = NULL, *dtoken = NULL;
@@ -207,7 +207,7 @@ out:
 	zoomauth_free(za);
 	if (sp)
 		spool_close(sp);
-	download_client_free(client);
+	http_client_free(client);
 	return rc;
 }
 

@@ -547,14 +547,13 @@ static enum outcome link_refused(const struct http_response *resp, bool oauth,
 			  "Zoom's recordings API answered %s", text);
 }
 
-/* One GET of the recordings API with the current API token; *token keeps
- * the token used, for a refresh after a 401. */
-static enum outcome link_ask(struct zoomauth *za, struct http_client *client,
-			     const char *url, char *token, size_t tokensize,
-			     struct http_response *resp, struct result *res)
+/* One request of Zoom's API with the current API token; *token keeps the
+ * token used, for a refresh after a 401. */
+static enum outcome api_ask(struct zoomauth *za, struct http_client *client,
+			    const struct http_request *base, char *token, size_t tokensize,
+			    struct http_response *resp, struct result *res)
 {
-	struct http_request req = { .what = "Zoom's recordings API", .method = HTTP_GET,
-				    .url = url };
+	struct http_request req = *base;
 	char *auth = NULL, *refused = NULL;
 	enum outcome kind;
 
@@ -582,12 +581,30 @@ out:
 	return kind;
 }
 
+enum outcome zoomauth_api_call(struct zoomauth *za, struct http_client *client,
+			       const struct http_request *req, struct http_response *resp,
+			       struct result *res)
+{
+	char token[ZOOMAUTH_TOKEN_MAX] = "";
+	enum outcome kind;
+
+	kind = api_ask(za, client, req, token, sizeof token, resp, res);
+	if (kind == OUTCOME_DONE && resp->status == 401 && zoomauth_has_oauth(za)) {
+		http_response_free(resp);
+		memset(resp, 0, sizeof *resp);
+		/* token now names the refused one: the next call replaces it. */
+		kind = api_ask(za, client, req, token, sizeof token, resp, res);
+	}
+	explicit_bzero(token, sizeof token);
+	return kind;
+}
+
 enum outcome zoomauth_fresh_link(struct zoomauth *za, struct http_client *client,
 				 const char *meeting_uuid, const char *file_id,
 				 char **download_url, char **download_token, struct result *res)
 {
 	struct http_response resp = { 0 };
-	char token[ZOOMAUTH_TOKEN_MAX] = "";
+	struct http_request req = { .what = "Zoom's recordings API", .method = HTTP_GET };
 	char *url = NULL;
 	enum outcome kind;
 
@@ -599,12 +616,8 @@ enum outcome zoomauth_fresh_link(struct zoomauth *za, struct http_client *client
 	url = recordings_url(za->cfg->zoom_api_url, meeting_uuid);
 	if (!url)
 		goto out;
-	kind = link_ask(za, client, url, token, sizeof token, &resp, res);
-	if (kind == OUTCOME_DONE && resp.status == 401 && zoomauth_has_oauth(za)) {
-		http_response_free(&resp);
-		/* token now names the refused one: the next call replaces it. */
-		kind = link_ask(za, client, url, token, sizeof token, &resp, res);
-	}
+	req.url = url;
+	kind = zoomauth_api_call(za, client, &req, &resp, res);
 	if (kind != OUTCOME_DONE)
 		goto out;
 	if (resp.status == 200)
@@ -612,7 +625,6 @@ enum outcome zoomauth_fresh_link(struct zoomauth *za, struct http_client *client
 	else
 		kind = link_refused(&resp, zoomauth_has_oauth(za), res);
 out:
-	explicit_bzero(token, sizeof token);
 	http_response_free(&resp);
 	free(url);
 	return kind;

@@ -44,6 +44,15 @@ bool zoomauth_has_jwt(const struct zoomauth *za);
 enum outcome zoomauth_api_token(struct zoomauth *za, struct http_client *client,
 				const char *refused, char *buf, size_t size, struct result *res);
 
+/* One request of Zoom's REST API (req->url, method, headers...) with the
+ * app's token as Bearer (req->authorization is ignored): a 401 answered to
+ * the OAuth token gets a new token and one more try. OUTCOME_DONE whenever
+ * an answer arrived, whatever its status (resp->status says); otherwise the
+ * transport error's outcome in res. resp needs http_response_free. */
+enum outcome zoomauth_api_call(struct zoomauth *za, struct http_client *client,
+			       const struct http_request *req, struct http_response *resp,
+			       struct result *res);
+
 /* Asks GET {zoom_api_url}/meetings/{uuid, double-encoded}/recordings
  * ?include_fields=download_access_token for the file's current link.
  * On OUTCOME_DONE *download_url is set and *download_token is the

@@ -1,7 +1,7 @@
 /* zoom2s3ctl: the operator's tool. Reads the config like the other two
  * programs (-c FILE, else $ZOOM2S3_CONFIG, else SYSCONFDIR/zoom2s3.conf)
  * and runs one command: the spool commands are ctl.c's, check-config is
- * ctlcheck.c's, test-webhook ctlwebhook.c's. */
+ * ctlcheck.c's, test-webhook ctlwebhook.c's, backfill backfill.c's. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backfill.h"
 #include "config.h"
 #include "ctl.h"
 #include "ctlcheck.h"
@@ -32,6 +33,8 @@ static void usage(FILE *out)
 		"  check-config [--online]           keys, spool modes and owners, credentials;\n"
 		"                                    --online: HEAD the bucket, get a Zoom token\n"
 		"  test-webhook URL                  signed requests to the responder at URL\n"
+		"  backfill (--from DATE [--to DATE] | --since DURATION) [--user ID_OR_EMAIL]...\n"
+		"           [--dry-run]              spool the recordings whose webhook never came\n"
 		"  -c FILE   config file (else $ZOOM2S3_CONFIG, else %s/zoom2s3.conf)\n"
 		"JOB is a file name in the spool (X.json, failed/X.json) or a recording file id.\n",
 		SYSCONFDIR);
@@ -240,6 +243,29 @@ static int cmd_test_webhook(const char *path, int argc, char **argv)
 	return rc ? CTL_PROBLEM : CTL_OK;
 }
 
+static int cmd_backfill(const char *path, int argc, char **argv)
+{
+	struct backfill_opts opts;
+	struct config cfg;
+	char err[1024];
+	int rc;
+
+	if (backfill_parse_args(argc, argv, time(NULL), &opts, err, sizeof err) < 0)
+		return bad_usage(err);
+	if (config_load(path, CONFIG_ANY, &cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "zoom2s3ctl: %s\n", err);
+		return CTL_USAGE;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		config_free(&cfg);
+		return bad_usage("cannot initialise libcurl");
+	}
+	rc = backfill_run(&cfg, &opts, time(NULL), stdout, stderr, NULL);
+	curl_global_cleanup();
+	config_free(&cfg);
+	return rc;
+}
+
 static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "list", cmd_list },
@@ -249,6 +275,7 @@ static const struct command commands[] = {
 	{ "prune", cmd_prune },
 	{ "check-config", cmd_check_config },
 	{ "test-webhook", cmd_test_webhook },
+	{ "backfill", cmd_backfill },
 };
 
 int main(int argc, char **argv)

@@ -92,7 +92,7 @@ done
 [ "$good" = yes ]
 ok $? "the spool: root:www-data 2770, .lock 0660" "$good"
 
-units="zoom2s3-spooler.service zoom2s3-spooler-once.service zoom2s3-spooler-once.path zoom2s3-spooler-once.timer"
+units="zoom2s3-spooler.service zoom2s3-spooler-once.service zoom2s3-spooler-once.path zoom2s3-spooler-once.timer zoom2s3-backfill.service zoom2s3-backfill.timer"
 missing=""
 for u in $units; do [ -f "/lib/systemd/system/$u" ] || missing="$missing $u"; done
 [ -z "$missing" ]

@@ -8,7 +8,7 @@ set -u
 src=${top_srcdir:-.}
 b=${top_builddir:-.}
 units="zoom2s3-spooler.service zoom2s3-spooler-once.service zoom2s3-spooler-once.path
-zoom2s3-spooler-once.timer"
+zoom2s3-spooler-once.timer zoom2s3-backfill.service zoom2s3-backfill.timer"
 
 skip() {
 	if [ "${ZOOM2S3_REQUIRE_ALL:-}" = 1 ]; then
@@ -41,8 +41,8 @@ for u in $units; do
 	sed -e "s|@bindir@|$b/src|g" -e "s|@docdir@|/usr/share/doc/zoom2s3|g" \
 		"$src/docs/service/$u.in" >"$tmp/units/$u"
 done
-[ -x "$b/src/zoom2s3-spooler" ]
-ok $? "the spooler is built (ExecStart= names it)"
+[ -x "$b/src/zoom2s3-spooler" ] && [ -x "$b/src/zoom2s3ctl" ]
+ok $? "the spooler and zoom2s3ctl are built (ExecStart= names them)"
 
 cd "$tmp/units" || exit 1
 # shellcheck disable=SC2086
@@ -58,7 +58,7 @@ MANPATH="$tmp/man" systemd-analyze verify "$tmp/broken.service" >"$tmp/out2" 2>&
 [ -s "$tmp/out2" ]
 ok $? "a unit whose ExecStart= is missing is reported" "$(cat "$tmp/out2")"
 
-for u in zoom2s3-spooler.service zoom2s3-spooler-once.service; do
+for u in zoom2s3-spooler.service zoom2s3-spooler-once.service zoom2s3-backfill.service; do
 	for want in 'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ReadWritePaths=/var/spool/zoom2s3' \
 		'User=zoom2s3' 'PrivateTmp=yes'; do
 		grep -qx "$want" "$u"
@@ -79,13 +79,28 @@ ok $? "the .path unit fires on new/ and starts the --once service"
 grep -q '^OnCalendar=' zoom2s3-spooler-once.timer
 ok $? "the .timer unit runs it on a calendar"
 
+# The daily reconciliation: zoom2s3ctl backfill --since 2d, as the spooler's user.
+grep -qx 'ExecStart=.*/zoom2s3ctl -c /etc/zoom2s3/spooler.conf backfill --since 2d' \
+	zoom2s3-backfill.service && grep -qx 'Type=oneshot' zoom2s3-backfill.service
+ok $? "zoom2s3-backfill.service runs backfill --since 2d once"
+grep -qx 'OnCalendar=daily' zoom2s3-backfill.timer && grep -qx 'Persistent=true' zoom2s3-backfill.timer &&
+	grep -qx 'Unit=zoom2s3-backfill.service' zoom2s3-backfill.timer
+ok $? "zoom2s3-backfill.timer starts it daily, catching up a missed day"
+bline=$(grep -v '^#' "$src/docs/service/zoom2s3-backfill.cron.in" | grep .)
+echo "$bline" | grep -Eq '^[0-9]+ [0-9]+ \* \* \* zoom2s3 @bindir@/zoom2s3ctl -c [^ ]+ backfill --since 2d >/dev/null$'
+ok $? "the backfill cron line: once a day, the user zoom2s3, backfill --since 2d" "$bline"
+out=$("$b/src/zoom2s3ctl" backfill --since 2d --bogus 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q 'unknown argument'
+ok $? "the units' zoom2s3ctl knows backfill and checks its arguments" "$out"
+
 line=$(grep -v '^#' "$src/docs/service/zoom2s3-spooler.cron.in" | grep .)
 echo "$line" | grep -Eq '^[*/0-9,-]+ [*/0-9,-]+ [*/0-9,-]+ [*/0-9,-]+ [*/0-9,-]+ zoom2s3 @bindir@/zoom2s3-spooler -c [^ ]+ --once$'
 ok $? "the cron line: five time fields, the user, the spooler --once" "$line"
 
 bad=""
 for f in zoom2s3-spooler.service zoom2s3-spooler-once.service zoom2s3-spooler-once.path \
-	zoom2s3-spooler-once.timer zoom2s3-spooler.cron; do
+	zoom2s3-spooler-once.timer zoom2s3-spooler.cron zoom2s3-backfill.service \
+	zoom2s3-backfill.timer zoom2s3-backfill.cron; do
 	if [ ! -f "$b/docs/service/$f" ]; then
 		bad="$bad $f(not built)"
 	elif grep -q '@[a-z_]*@' "$b/docs/service/$f"; then

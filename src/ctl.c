@@ -8,6 +8,7 @@
 
 #include "ctl.h"
 #include "jobview.h"
+#include "retention.h"
 #include "retry.h"
 
 #define LINE_MAX_BYTES 4096
@@ -55,6 +56,9 @@ static int load_rows(struct ctl *c, enum spool_state st, struct rows *out)
 		if (got == 0)
 			continue; /* gone since the listing: moved on */
 		jobview_row_fill(&out->v[out->n], st, got == 1 ? &now_entry : &entries[i], job);
+		if (st == SPOOL_DONE && job)
+			retention_describe(c->cfg, job, c->now, out->v[out->n].removal,
+					   sizeof out->v[out->n].removal);
 		if (st == SPOOL_CUR)
 			out->v[out->n].running = spool_cur_held(c->sp, entries[i].name);
 		out->n++;
@@ -198,6 +202,48 @@ static void print_last_failure(struct ctl *c, const struct rows *failed, const s
 		err[0] ? err : "(no reason recorded)");
 }
 
+/* Retention in Zoom: the done jobs that still await the removal of their
+ * file, and the removals that failed (read from each done job, so only
+ * when retention is on). */
+static void print_removals(struct ctl *c, const struct spool_entry *done, size_t n)
+{
+	size_t waiting = 0, due = 0, errors = 0, removed = 0;
+	char last_error[200] = "";
+
+	if (c->cfg->zoom_after_upload == ZOOM_KEEP)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct job *job = NULL;
+		char err[256];
+
+		if (spool_read(c->sp, SPOOL_DONE, done[i].name, &job, NULL, err, sizeof err) != 1)
+			continue;
+		switch (retention_state_of(c->cfg, job, c->now, NULL)) {
+		case RETENTION_WAITING:
+			waiting++;
+			break;
+		case RETENTION_DUE:
+			due++;
+			break;
+		case RETENTION_ERROR:
+			if (!errors++)
+				jobview_shorten(job_get_str(job, "zoom_removal_error"), 150, last_error,
+						sizeof last_error);
+			break;
+		case RETENTION_REMOVED:
+			removed++;
+			break;
+		default:
+			break;
+		}
+		job_free(job);
+	}
+	fprintf(c->out, "zoom removal (%s):  %zu done jobs await it (%zu due now, %zu waiting, "
+			"%zu with errors), %zu removed%s%s\n",
+		config_after_upload_name(c->cfg->zoom_after_upload), waiting + due + errors, due,
+		waiting, errors, removed, errors ? "; last error: " : "", last_error);
+}
+
 /* Prints the problems a monitoring check reports; returns how many. */
 static int print_problems(struct ctl *c, const struct state_summary *fresh,
 			  const struct state_summary *failed, long max_new_age)
@@ -248,6 +294,7 @@ int ctl_status(struct ctl *c, long max_new_age)
 	print_state_line(c, "failed", &s_failed, "");
 	print_last_success(c, done, n_done);
 	print_last_failure(c, &failed, &fresh);
+	print_removals(c, done, n_done);
 	rc = print_problems(c, &s_new, &s_failed, max_new_age) ? CTL_PROBLEM : CTL_OK;
 out:
 	free(done);
@@ -514,7 +561,7 @@ int ctl_retry_now(struct ctl *c)
 int ctl_prune(struct ctl *c, long days)
 {
 	struct spool_entry *entries = NULL;
-	size_t n = 0, removed = 0;
+	size_t n = 0, removed = 0, kept = 0;
 	time_t cutoff = c->now - (time_t)days * 86400;
 	char when[40];
 	int rc = CTL_OK;
@@ -528,10 +575,17 @@ int ctl_prune(struct ctl *c, long days)
 		char err[512];
 		int got = spool_read(c->sp, SPOOL_DONE, entries[i].name, &job, NULL, err, sizeof err);
 		time_t finished = jobview_since(got == 1 ? job : NULL, SPOOL_DONE, entries[i].mtime);
+		/* Its file is still to be removed from Zoom: the job must stay. */
+		bool awaits = got == 1 && retention_awaits(retention_state_of(c->cfg, job, c->now,
+									      NULL));
 
 		job_free(job);
 		if (got == 0 || finished >= cutoff)
 			continue;
+		if (awaits) {
+			kept++;
+			continue;
+		}
 		got = spool_remove_done(c->sp, &entries[i], err, sizeof err);
 		if (got < 0) {
 			fprintf(c->errout, "zoom2s3ctl: %s: %s\n", entries[i].name, err);
@@ -541,6 +595,11 @@ int ctl_prune(struct ctl *c, long days)
 	}
 	fprintf(c->out, "removed %zu of %zu job%s from done/ (finished before %s)\n", removed, n,
 		n == 1 ? "" : "s", format_time(cutoff, when, sizeof when));
+	if (kept)
+		fprintf(c->out, "kept %zu job%s whose file still awaits removal from Zoom "
+				"(zoom_after_upload = %s)\n",
+			kept, kept == 1 ? "" : "s",
+			config_after_upload_name(c->cfg->zoom_after_upload));
 	free(entries);
 	return rc;
 }

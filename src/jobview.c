@@ -187,9 +187,10 @@ int jobview_line(const struct jobview_row *row, time_t now, char *buf, size_t si
 		snprintf(tries, sizeof tries, "-");
 	jobview_shorten(row->s3_key, 1024, key, sizeof key);
 	jobview_shorten(row->last_error, JOBVIEW_ERROR_SHORT, err, sizeof err);
-	n = snprintf(buf, size, "%-6s %-40s %-25s %-10s %9s %5s %9s  %s%s%s%s",
+	n = snprintf(buf, size, "%-6s %-40s %-25s %-10s %9s %5s %9s  %s%s%s%s%s%s%s",
 		     spool_state_dir(row->state), name, or_dash(topic), or_dash(type), sz, tries,
-		     age, or_dash(key), err[0] ? "  (" : "", err, err[0] ? ")" : "");
+		     age, or_dash(key), err[0] ? "  (" : "", err, err[0] ? ")" : "",
+		     row->removal[0] ? "  [zoom: " : "", row->removal, row->removal[0] ? "]" : "");
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
@@ -293,6 +294,7 @@ int jobview_json(const struct jobview_row *row, time_t now, char *buf, size_t si
 	rc |= member(buf, size, &used, "running", row->state == SPOOL_CUR ? running : "null", true);
 	rc |= member(buf, size, &used, "s3_key", row->s3_key, false);
 	rc |= member(buf, size, &used, "last_error", row->last_error, false);
+	rc |= member(buf, size, &used, "removal", row->removal, false);
 	if (rc != 0 || append(buf, size, &used, "}") != 0)
 		return -1;
 	return 0;

@@ -29,6 +29,8 @@ struct jobview_row {
 	int running;             /* cur/ only: 1 a process holds it, 0 abandoned, -1 unknown */
 	char s3_key[1100];
 	char last_error[1024];
+	char removal[128];       /* done/: the file in Zoom (retention_describe),
+				  * filled by the caller; "" when not shown */
 };
 
 /* The moment a job's age counts from: received_at (or requeued_at, when
@@ -57,7 +59,8 @@ int jobview_line(const struct jobview_row *row, time_t now, char *buf, size_t si
 
 /* One row as a JSON object (no newline): state, name, topic, file_type,
  * file_size, attempts, since, age_seconds, next_attempt_at, running (cur/),
- * s3_key, last_error (whole), unparsable. -1 when buf is too small. */
+ * s3_key, last_error (whole), removal, unparsable. -1 when buf is too
+ * small. */
 int jobview_json(const struct jobview_row *row, time_t now, char *buf, size_t size);
 
 /* s as a JSON string with its quotes; UTF-8 passes, control characters

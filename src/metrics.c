@@ -39,6 +39,7 @@ static const char *const reason_names[REASON_COUNT] = {
 };
 
 static const char *const outcome_names[MO_COUNT] = { "done", "retry", "giveup", "stopped" };
+static const char *const removal_names[RM_COUNT] = { "trash", "delete", "gone", "error" };
 
 const char *metrics_reason_name(enum metrics_reason reason)
 {
@@ -247,6 +248,15 @@ void metrics_note(struct metrics *m, const struct result *r, bool stopped, uint6
 	pthread_mutex_unlock(&m->mu);
 }
 
+void metrics_note_removal(struct metrics *m, enum metrics_removal result)
+{
+	if (!metrics_enabled(m) || (unsigned)result >= RM_COUNT)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->c.removals[result]++;
+	pthread_mutex_unlock(&m->mu);
+}
+
 /* ---- the file ----------------------------------------------------------- */
 
 static void help(FILE *f, const char *name, const char *type, const char *text)
@@ -282,6 +292,12 @@ char *metrics_format(const struct metrics_counters *c, const long jobs[5], time_
 	for (int i = 0; i < REASON_COUNT; i++)
 		fprintf(f, "zoom2s3_transfer_failures_total{reason=\"%s\"} %" PRIu64 "\n",
 			reason_names[i], c->failures[i]);
+	help(f, "zoom2s3_zoom_removals_total", "counter",
+	     "Recording files removed from Zoom after a verified upload, by result (trash, "
+	     "delete, gone: Zoom no longer had it, error: tried again later).");
+	for (int i = 0; i < RM_COUNT; i++)
+		fprintf(f, "zoom2s3_zoom_removals_total{result=\"%s\"} %" PRIu64 "\n",
+			removal_names[i], c->removals[i]);
 	help(f, "zoom2s3_last_success_timestamp_seconds", "gauge",
 	     "When a job last reached done/ (Unix time; 0: never).");
 	fprintf(f, "zoom2s3_last_success_timestamp_seconds %lld\n", (long long)c->last_success);
@@ -335,6 +351,9 @@ static void parse_line(const char *line, struct metrics_counters *c)
 	for (int i = 0; i < REASON_COUNT; i++)
 		if (line_value(line, "zoom2s3_transfer_failures_total", reason_names[i], &v))
 			c->failures[i] = (uint64_t)v;
+	for (int i = 0; i < RM_COUNT; i++)
+		if (line_value(line, "zoom2s3_zoom_removals_total", removal_names[i], &v))
+			c->removals[i] = (uint64_t)v;
 }
 
 void metrics_parse(const char *text, struct metrics_counters *c)

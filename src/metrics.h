@@ -42,12 +42,16 @@ enum metrics_reason metrics_classify(const char *why);
 
 enum metrics_outcome { MO_DONE, MO_RETRY, MO_GIVEUP, MO_STOPPED, MO_COUNT };
 
+/* What became of one removal of a file from Zoom (retention.c). */
+enum metrics_removal { RM_TRASH, RM_DELETE, RM_GONE, RM_ERROR, RM_COUNT };
+
 struct metrics_counters {
 	uint64_t uploaded_bytes;        /* sizes of the files that reached done/ */
 	double transfer_seconds;
 	uint64_t transfers[MO_COUNT];
 	uint64_t failures[REASON_COUNT]; /* failed tries (retry or give up) */
 	time_t last_success;             /* 0: none known */
+	uint64_t removals[RM_COUNT];     /* files removed from Zoom, by result */
 };
 
 struct metrics; /* thread-safe: the spooler's workers note, its loop writes */
@@ -62,6 +66,9 @@ bool metrics_enabled(const struct metrics *m);
  * failure). bytes: the file's size when the outcome is done. */
 void metrics_note(struct metrics *m, const struct result *r, bool stopped, uint64_t bytes,
 		  double seconds, time_t now);
+
+/* One removal of a file from Zoom, by its result. */
+void metrics_note_removal(struct metrics *m, enum metrics_removal result);
 
 /* Counts the jobs in each state of sp and replaces the file. 0, or -1 with
  * err (nothing is replaced then). */

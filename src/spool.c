@@ -1392,13 +1392,13 @@ out:
 
 /* Under the .lock: new/name must still be the file at fd; then the tmp/
  * file replaces it. 1 done, 0 it changed, -1 error. */
-static int replace_new_locked(struct spool *sp, const char *name, int fd, const char *tmp,
-			      char *err, size_t errlen)
+static int replace_locked(struct spool *sp, enum spool_state st, const char *name, int fd,
+			  const char *tmp, char *err, size_t errlen)
 {
 	char path[REL_PATH_MAX];
 	int rc;
 
-	if (rel_path(path, sizeof path, SPOOL_NEW, name) != 0)
+	if (rel_path(path, sizeof path, st, name) != 0)
 		return fail(err, errlen, "job name too long: %s", name);
 	rc = names_file(sp, path, fd, err, errlen);
 	if (rc <= 0)
@@ -1422,14 +1422,17 @@ static void keep_times(struct spool *sp, int oldfd, const char *tmp)
 	utimensat(sp->dirfd, tmp, times, AT_SYMLINK_NOFOLLOW); /* best effort */
 }
 
-int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
-		   char *err, size_t errlen)
+/* spool_edit_new and spool_edit_done: the job file of st, flock'ed while
+ * edit runs, rewritten by a new file renamed over it under the .lock once
+ * the name is checked to still be that file. */
+static int edit_locked(struct spool *sp, enum spool_state st, const char *name,
+		       spool_edit_fn edit, void *ctx, char *err, size_t errlen)
 {
 	char why[512], tmp[REL_PATH_MAX] = "";
 	struct job *job = NULL;
 	int fd = -1, lockfd, rc;
 
-	rc = open_locked_job(sp, SPOOL_NEW, name, &fd, err, errlen);
+	rc = open_locked_job(sp, st, name, &fd, err, errlen);
 	if (rc <= 0)
 		goto out;
 	job = read_job(fd, why, sizeof why);
@@ -1445,9 +1448,9 @@ int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void 
 	lockfd = lock_spool(sp, err, errlen);
 	if (lockfd < 0)
 		goto out;
-	rc = replace_new_locked(sp, name, fd, tmp, err, errlen);
+	rc = replace_locked(sp, st, name, fd, tmp, err, errlen);
 	unlock_spool(&lockfd);
-	if (rc == 1 && fsync_state_dir(sp, SPOOL_NEW, err, errlen) != 0)
+	if (rc == 1 && fsync_state_dir(sp, st, err, errlen) != 0)
 		rc = -1;
 out:
 	if (rc != 1 && tmp[0])
@@ -1455,6 +1458,18 @@ out:
 	close_fd(&fd);
 	job_free(job);
 	return rc;
+}
+
+int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
+		   char *err, size_t errlen)
+{
+	return edit_locked(sp, SPOOL_NEW, name, edit, ctx, err, errlen);
+}
+
+int spool_edit_done(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
+		    char *err, size_t errlen)
+{
+	return edit_locked(sp, SPOOL_DONE, name, edit, ctx, err, errlen);
 }
 
 int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *err,

@@ -160,6 +160,15 @@ typedef bool (*spool_edit_fn)(struct job *job, void *ctx);
 int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
 		   char *err, size_t errlen);
 
+/* spool_edit_new for a job in done/ (the spooler's retention records the
+ * removal of its file from Zoom): edit runs while the job file's flock is
+ * held, so two spoolers never work on one done job at once (the second
+ * skips it: 0), and may take its time (network calls). The new file keeps
+ * the old one's mtime (in done/, when the job completed). 1 rewritten, 0
+ * skipped (held, gone, unchanged, or it does not parse), -1 error. */
+int spool_edit_done(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
+		    char *err, size_t errlen);
+
 /* Removes done/<entry->name> under the .lock when it is still the file
  * entry describes. 1 removed, 0 gone or changed, -1 error. */
 int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *err,

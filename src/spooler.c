@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "retention.h"
 #include "retry.h"
 #include "spool.h"
 #include "transfer.h"
@@ -66,6 +67,7 @@ struct spooler {
 	struct queue q;
 	struct transfer_shared *shared;
 	struct metrics *metrics; /* metrics_file; does nothing when unset */
+	struct retention *retention; /* zoom_after_upload; does nothing with keep */
 	int nworkers;
 	int failed_jobs;     /* went to failed/ in this run */
 	int spool_broken;    /* a move failed: the spool is unusable */
@@ -646,6 +648,10 @@ static int run(struct spooler *s, const struct options *o)
 		log_event(LOG_ERR, "spooler.start_failed", "error=\"cannot start workers\"");
 		stop_requested = 1;
 	}
+	/* Retention in Zoom: under --watch on a thread of its own, so it never
+	 * holds up a transfer; after --once's transfers, one bounded pass. */
+	if (o->watch && !stop_requested && retention_start(s->retention) != 0)
+		log_event(LOG_ERR, "spooler.start_failed", "error=\"cannot start retention\"");
 	loop_rc = stop_requested ? -1 : o->watch ? watch_loop(s, workers, live)
 						 : once_loop(s, workers, live);
 	queue_close(&s->q);
@@ -653,6 +659,10 @@ static int run(struct spooler *s, const struct options *o)
 		pthread_join(workers[i].thread, NULL);
 		transfer_worker_free(workers[i].tw);
 	}
+	retention_stop(s->retention);
+	if (!o->watch && !stop_requested && !s->spool_broken && loop_rc == 0 &&
+	    retention_pass(s->retention, time(NULL), RETENTION_ONCE_MAX, NULL) != 0)
+		loop_rc = -1;
 	if (live)
 		fprintf(stderr, "\r\033[K");
 	write_metrics(s);
@@ -716,8 +726,16 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out_curl;
 	}
+	s.retention = retention_new(&s.cfg, &s.sp, s.metrics, &stop_requested, err, sizeof err);
+	if (!s.retention) {
+		fprintf(stderr, "zoom2s3-spooler: %s\n", err);
+		status = EXIT_USAGE;
+		transfer_shared_free(s.shared);
+		goto out_curl;
+	}
 	install_signals();
 	status = run(&s, &o);
+	retention_free(s.retention);
 	transfer_shared_free(s.shared);
 out_curl:
 	metrics_free(s.metrics);

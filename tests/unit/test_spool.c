@@ -43,6 +43,7 @@
 #define spool_cur_held fb_spool_cur_held
 #define spool_requeue fb_spool_requeue
 #define spool_edit_new fb_spool_edit_new
+#define spool_edit_done fb_spool_edit_done
 #define spool_remove_done fb_spool_remove_done
 #define spool_lock_key fb_spool_lock_key
 #define spool_unlock_key fb_spool_unlock_key
@@ -75,6 +76,8 @@ int spool_requeue(struct spool *sp, enum spool_state from, const struct spool_en
 		  const struct job *job, char *err, size_t errlen);
 int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
 		   char *err, size_t errlen);
+int spool_edit_done(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
+		    char *err, size_t errlen);
 int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *err,
 		      size_t errlen);
 int spool_lock_key(struct spool *sp, const char *key, volatile sig_atomic_t *stop,
@@ -103,6 +106,7 @@ void spool_unlock_key(int fd);
 #undef spool_cur_held
 #undef spool_requeue
 #undef spool_edit_new
+#undef spool_edit_done
 #undef spool_remove_done
 #undef spool_lock_key
 #undef spool_unlock_key

@@ -1,4 +1,3 @@
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -9,7 +8,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "awscreds.h"
+#include "http.h"
+#include "jsonget.h"
 #include "log.h"
 
 #define IMDS_DEFAULT "http://169.254.169.254"
@@ -29,6 +32,7 @@ struct awscreds {
 	char *profile;
 	char *imds_base;                        /* NULL when disabled */
 	struct aws_credentials imds;            /* the last instance-role answer */
+	struct http_client *http;               /* IMDS's, made at its first use */
 	time_t imds_next_try;
 };
 
@@ -76,195 +80,6 @@ static void note_add(char *note, size_t size, const char *text)
 void awscreds_clear(struct aws_credentials *c)
 {
 	explicit_bzero(c, sizeof *c);
-}
-
-/* ---- the tiny JSON reader (IMDS answers with a flat object) ---- */
-
-static const char *skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-		p++;
-	return p;
-}
-
-static int hex4(const char *p, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Writes one code point as UTF-8; counts bytes even past size. */
-static void put_utf8(unsigned cp, char *out, size_t size, size_t *o)
-{
-	unsigned char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (unsigned char)(0xc0 | cp >> 6);
-		b[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (unsigned char)(0xe0 | cp >> 12);
-		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (unsigned char)(0xf0 | cp >> 18);
-		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	for (size_t i = 0; i < n; i++, (*o)++)
-		if (*o < size)
-			out[*o] = (char)b[i];
-}
-
-/* An escape after the backslash at *pp; advances *pp past it. */
-static int json_escape(const char **pp, char *out, size_t size, size_t *o)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const char *p = *pp, *hit;
-	unsigned cp, lo;
-
-	if (*p == 'u') {
-		if (hex4(p + 1, &cp) < 0)
-			return -1;
-		p += 5;
-		if (cp >= 0xd800 && cp < 0xdc00) {
-			if (p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) < 0 || lo < 0xdc00 ||
-			    lo > 0xdfff)
-				return -1;
-			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			p += 6;
-		} else if (cp >= 0xdc00 && cp < 0xe000) {
-			return -1;
-		}
-		put_utf8(cp, out, size, o);
-		*pp = p;
-		return 0;
-	}
-	hit = *p ? strchr(from, *p) : NULL;
-	if (!hit)
-		return -1;
-	put_utf8((unsigned char)to[hit - from], out, size, o);
-	*pp = p + 1;
-	return 0;
-}
-
-/* Reads the string starting at the quote *p into out (may be NULL with
- * size 0, to skip). *end is set past the closing quote. 0, -1 when
- * malformed, -2 when it did not fit. */
-static int json_read_string(const char *p, char *out, size_t size, const char **end)
-{
-	size_t o = 0;
-
-	if (*p++ != '"')
-		return -1;
-	while (*p != '"') {
-		if (*p == '\0' || (unsigned char)*p < 0x20)
-			return -1;
-		if (*p == '\\') {
-			p++;
-			if (json_escape(&p, out, size, &o) < 0)
-				return -1;
-			continue;
-		}
-		if (o < size)
-			out[o] = *p;
-		o++;
-		p++;
-	}
-	*end = p + 1;
-	if (o >= size) {
-		if (size)
-			out[0] = '\0';
-		return size ? -2 : 0;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* Skips any JSON value; nested ones by counting brackets outside strings. */
-static const char *json_skip_value(const char *p)
-{
-	int depth = 0;
-	const char *end;
-
-	do {
-		p = skip_ws(p);
-		if (*p == '"') {
-			if (json_read_string(p, NULL, 0, &end) < 0)
-				return NULL;
-			p = end;
-		} else if (*p == '{' || *p == '[') {
-			depth++;
-			p++;
-		} else if (*p == '}' || *p == ']') {
-			if (--depth < 0)
-				return NULL;
-			p++;
-		} else if (*p == ',' || *p == ':') {
-			if (depth == 0)
-				return NULL;
-			p++;
-		} else if (*p) {
-			while (*p && !strchr(",:{}[]\" \t\r\n", *p))
-				p++;
-		} else {
-			return NULL;
-		}
-	} while (depth > 0);
-	return p;
-}
-
-int awscreds_json_string(const char *json, const char *field, char *out, size_t size)
-{
-	char name[128];
-	const char *p = skip_ws(json), *end;
-	int rc;
-
-	if (*p++ != '{')
-		return -1;
-	for (;;) {
-		p = skip_ws(p);
-		rc = json_read_string(p, name, sizeof name, &end);
-		if (rc == -1)
-			return -1;
-		p = skip_ws(end);
-		if (*p++ != ':')
-			return -1;
-		p = skip_ws(p);
-		if (rc == 0 && strcmp(name, field) == 0) {
-			if (*p != '"' || json_read_string(p, out, size, &end) < 0)
-				return -1;
-			return 0;
-		}
-		p = json_skip_value(p);
-		if (!p)
-			return -1;
-		p = skip_ws(p);
-		if (*p++ != ',')
-			return -1; /* '}' (not found) or malformed */
-	}
 }
 
 /* ---- the shared credentials file ---- */
@@ -418,6 +233,7 @@ void awscreds_free(struct awscreds *ac)
 	free(ac->profile);
 	free(ac->imds_base);
 	awscreds_clear(&ac->imds);
+	http_client_free(ac->http);
 	pthread_mutex_destroy(&ac->lock);
 	free(ac);
 }
@@ -523,82 +339,38 @@ static int from_file(struct awscreds *ac, struct aws_credentials *out, struct re
 
 /* ---- the instance role (IMDSv2) ---- */
 
-struct body {
-	char *buf;
-	size_t len, size;
-	bool overflow;
-};
-
-static size_t body_write(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct body *b = userp;
-	size_t n = size * nmemb;
-
-	if (b->len + n >= b->size) {
-		b->overflow = true;
-		return 0;
-	}
-	memcpy(b->buf + b->len, data, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
-	return n;
-}
-
-static size_t no_body(char *buf, size_t size, size_t nmemb, void *userp)
-{
-	(void)buf, (void)size, (void)nmemb, (void)userp;
-	return 0;
-}
-
 /* One IMDS request; body (size bytes) receives the answer. 0 on HTTP 200,
  * -1 with a reason in why otherwise. */
-static int imds_call(const char *url, bool put, const char *header, char *body, size_t size,
-		     char *why, size_t whylen)
+static int imds_call(struct awscreds *ac, const char *url, bool put,
+		     const struct http_header *header, char *body, size_t size, char *why,
+		     size_t whylen)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	struct body b = {body, 0, size, false};
-	long status = 0;
-	CURLcode cc;
+	struct http_request req = {
+		.what = "the EC2 instance metadata service", .method = put ? HTTP_PUT : HTTP_GET,
+		.url = url, .headers = header, .n_headers = 1, .max_body = size - 1,
+		.connect_timeout_ms = 2000, .timeout_ms = 5000,
+		.no_proxy = true, /* IMDS is link-local: never via a proxy */
+	};
+	struct http_response resp;
 	int rc = -1;
 
 	body[0] = '\0';
-	if (!h || !(hdrs = curl_slist_append(NULL, header))) {
+	if (!ac->http && !(ac->http = http_client_new(NULL))) {
 		snprintf(why, whylen, "out of memory");
-		goto out;
+		return -1;
 	}
-	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK) {
-		snprintf(why, whylen, "out of memory");
-		goto out;
+	http_run(ac->http, &req, &resp);
+	if (resp.error[0]) {
+		snprintf(why, whylen, "%s", resp.body_over ? "answer too long" : resp.error);
+	} else if (resp.status != 200) {
+		snprintf(why, whylen, "HTTP %ld", resp.status);
+	} else {
+		if (resp.body_len)
+			memcpy(body, resp.body, resp.body_len);
+		body[resp.body_len] = '\0';
+		rc = 0;
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* IMDS is link-local: never via a proxy */
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	if (put) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)0);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, no_body);
-	}
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (cc != CURLE_OK) {
-		snprintf(why, whylen, "%s",
-			 b.overflow ? "answer too long" : curl_easy_strerror(cc));
-		goto out;
-	}
-	if (status != 200) {
-		snprintf(why, whylen, "HTTP %ld", status);
-		goto out;
-	}
-	rc = 0;
-out:
-	curl_slist_free_all(hdrs);
-	if (h)
-		curl_easy_cleanup(h);
+	http_response_free(&resp);
 	return rc;
 }
 
@@ -628,35 +400,55 @@ static int parse_expiration(const char *text, time_t *out)
 	return *out == (time_t)-1 ? -1 : 0;
 }
 
+/* Copies the string member name of obj into dst. 0, or -1. */
+static int copy_member(struct json_object *obj, const char *name, char *dst, size_t size)
+{
+	const char *v = jsonget_string(obj, name);
+
+	return v ? copy_text(dst, size, v) : -1;
+}
+
 /* Reads the role's JSON into out. 0, or -1 with why. */
 static int imds_parse(const char *json, struct aws_credentials *out, char *why, size_t whylen)
 {
-	char code[64], expiration[64];
+	char err[128], expiration[64];
+	struct json_object *root = jsonget_parse_object(json, strlen(json), err, sizeof err);
+	const char *code = jsonget_string(root, "Code");
+	int rc = -1;
 
-	if (awscreds_json_string(json, "Code", code, sizeof code) == 0 &&
-	    strcmp(code, "Success") != 0) {
-		snprintf(why, whylen, "the instance role answered Code %.60s", code);
+	if (!root) {
+		snprintf(why, whylen, "the instance role's answer is unreadable: %s", err);
 		return -1;
 	}
-	if (awscreds_json_string(json, "AccessKeyId", out->access_key_id,
-				 sizeof out->access_key_id) < 0 ||
-	    awscreds_json_string(json, "SecretAccessKey", out->secret_access_key,
-				 sizeof out->secret_access_key) < 0 ||
-	    awscreds_json_string(json, "Token", out->session_token,
-				 sizeof out->session_token) < 0 ||
-	    awscreds_json_string(json, "Expiration", expiration, sizeof expiration) < 0 ||
+	if (code && strcmp(code, "Success") != 0) {
+		snprintf(why, whylen, "the instance role answered Code %.60s", code);
+		goto out;
+	}
+	if (copy_member(root, "AccessKeyId", out->access_key_id, sizeof out->access_key_id) < 0 ||
+	    copy_member(root, "SecretAccessKey", out->secret_access_key,
+			sizeof out->secret_access_key) < 0 ||
+	    copy_member(root, "Token", out->session_token, sizeof out->session_token) < 0 ||
+	    copy_member(root, "Expiration", expiration, sizeof expiration) < 0 ||
 	    parse_expiration(expiration, &out->expires) < 0) {
 		snprintf(why, whylen, "the instance role's credentials are malformed");
-		return -1;
+		goto out;
 	}
 	out->source = "instance role";
-	return 0;
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
 }
 
 /* Token, role name, then the role's credentials. 0, or -1 with why. */
-static int imds_fetch(const char *base, struct aws_credentials *out, char *why, size_t whylen)
+static int imds_fetch(struct awscreds *ac, struct aws_credentials *out, char *why,
+		      size_t whylen)
 {
-	char url[1024], header[256], token[1024], role[256];
+	static const struct http_header ttl = { "X-aws-ec2-metadata-token-ttl-seconds",
+						IMDS_TOKEN_TTL };
+	const char *base = ac->imds_base;
+	char url[1024], token[1024], role[256];
+	struct http_header with_token = { "X-aws-ec2-metadata-token", token };
 	char *json = malloc(IMDS_BODY_MAX);
 	int n, rc = -1;
 
@@ -666,18 +458,13 @@ static int imds_fetch(const char *base, struct aws_credentials *out, char *why, 
 	}
 	n = snprintf(url, sizeof url, "%s/latest/api/token", base);
 	if (n < 0 || (size_t)n >= sizeof url ||
-	    imds_call(url, true, "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL, token,
-		      sizeof token, why, whylen) < 0)
+	    imds_call(ac, url, true, &ttl, token, sizeof token, why, whylen) < 0)
 		goto out;
-	n = snprintf(header, sizeof header, "X-aws-ec2-metadata-token: %s", trim(token));
-	if (n < 0 || (size_t)n >= sizeof header) {
-		snprintf(why, whylen, "its session token is too long");
-		goto out;
-	}
-	log_add_secret(trim(token));
+	with_token.value = trim(token);
+	log_add_secret(with_token.value);
 	n = snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/", base);
 	if (n < 0 || (size_t)n >= sizeof url ||
-	    imds_call(url, false, header, role, sizeof role, why, whylen) < 0)
+	    imds_call(ac, url, false, &with_token, role, sizeof role, why, whylen) < 0)
 		goto out;
 	role[strcspn(role, "\r\n")] = '\0';
 	if (!valid_role(trim(role))) {
@@ -687,7 +474,7 @@ static int imds_fetch(const char *base, struct aws_credentials *out, char *why, 
 	n = snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/%s", base,
 		     trim(role));
 	if (n < 0 || (size_t)n >= sizeof url ||
-	    imds_call(url, false, header, json, IMDS_BODY_MAX, why, whylen) < 0)
+	    imds_call(ac, url, false, &with_token, json, IMDS_BODY_MAX, why, whylen) < 0)
 		goto out;
 	rc = imds_parse(json, out, why, whylen);
 out:
@@ -721,7 +508,7 @@ static int from_imds(struct awscreds *ac, struct aws_credentials *out, char *not
 		*out = ac->imds;
 		return 1;
 	}
-	if (imds_fetch(ac->imds_base, &got, why, sizeof why) < 0) {
+	if (imds_fetch(ac, &got, why, sizeof why) < 0) {
 		ac->imds_next_try = now + IMDS_BACKOFF;
 		awscreds_clear(&got);
 		if (have) {

@@ -67,9 +67,4 @@ enum awscreds_ini {
 enum awscreds_ini awscreds_parse_ini(const char *text, const char *profile,
 				     struct aws_credentials *out);
 
-/* The string value of member field of the flat JSON object json (IMDS's
- * answer), unescaped, into out. 0, or -1 when json is not an object, the
- * member is absent or not a string, or out is too small. */
-int awscreds_json_string(const char *json, const char *field, char *out, size_t size);
-
 #endif

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "jobview.h"
 #include "log.h"
+#include "pctenc.h"
 #include "webhook.h"
 #include "zoomapi.h"
 #include "zoomauth.h"
@@ -191,7 +192,7 @@ static int page_url(char *out, size_t size, const char *url, const char *token)
 
 	if (!token)
 		n = snprintf(out, size, "%s", url);
-	else if (zoomapi_encode(token, encoded, sizeof encoded) < 0)
+	else if (pctenc_encode(token, PCTENC_SIGV4, encoded, sizeof encoded) < 0)
 		return -1;
 	else
 		n = snprintf(out, size, "%s&next_page_token=%s", url, encoded);
@@ -368,7 +369,7 @@ static bool list_window(struct backfill *bf, const struct user_ref *u, time_t fi
 	backfill_format_day(last, to, sizeof to);
 	snprintf(what, sizeof what, "the recordings of user %.200s from %s to %s", u->user, from,
 		 to);
-	if (zoomapi_encode(u->user, encoded, sizeof encoded) < 0 ||
+	if (pctenc_encode(u->user, PCTENC_SIGV4, encoded, sizeof encoded) < 0 ||
 	    snprintf(base, sizeof base, "%.*s/users/%s/recordings?from=%s&to=%s&page_size=%d", len,
 		     api, encoded, from, to, BACKFILL_PAGE_SIZE) >= (int)sizeof base) {
 		bf->listings++;

@@ -1,7 +1,6 @@
 /* zoom2s3ctl test-webhook: two signed requests to the operator's own
- * endpoint, as Zoom sends them. libcurl directly: this is not a request to
- * Zoom (download.c's business) but to our own responder. */
-#include <curl/curl.h>
+ * endpoint, as Zoom sends them, through http.c. */
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,13 +8,15 @@
 
 #include "crypto.h"
 #include "ctlwebhook.h"
+#include "http.h"
 #include "job.h"
+#include "jsonget.h"
 #include "log.h"
 #include "spool.h"
 
 #define ANSWER_MAX (64 * 1024)
 #define ZOOM_WAITS_MS 3000 /* Zoom gives up on an answer after 3 s */
-#define TIMEOUT_S 10L
+#define TIMEOUT_MS 10000L
 
 void ctlwebhook_sign(const char *secret, const char *ts, const char *body, size_t len,
 		     char sig[CTLWEBHOOK_SIG_LEN + 1])
@@ -48,42 +49,20 @@ int ctlwebhook_validation_body(const char *plain, time_t now, char *out, size_t 
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-/* The string value of member name in a flat JSON text: its first 127
- * bytes, no unescaping (tokens and hex need none). false when absent. */
-static bool member_text(const char *json, const char *name, char *out, size_t size)
-{
-	char key[64];
-	const char *p, *end;
-
-	snprintf(key, sizeof key, "\"%s\"", name);
-	p = strstr(json, key);
-	if (!p)
-		return false;
-	p += strlen(key);
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	if (*p++ != ':')
-		return false;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	if (*p++ != '"' || !(end = strchr(p, '"')) || (size_t)(end - p) >= size)
-		return false;
-	memcpy(out, p, (size_t)(end - p));
-	out[end - p] = '\0';
-	return true;
-}
-
 bool ctlwebhook_validation_ok(const char *answer, const char *secret, const char *plain)
 {
 	unsigned char mac[SHA256_LEN];
-	char want[SHA256_HEX_LEN + 1], got[128], echoed[128];
+	char want[SHA256_HEX_LEN + 1], err[128];
+	struct json_object *root = jsonget_parse_object(answer, strlen(answer), err, sizeof err);
+	const char *echoed = jsonget_string(root, "plainToken");
+	const char *got = jsonget_string(root, "encryptedToken");
+	bool right;
 
-	if (!member_text(answer, "plainToken", echoed, sizeof echoed) ||
-	    !member_text(answer, "encryptedToken", got, sizeof got))
-		return false;
 	crypto_hmac_sha256(secret, strlen(secret), plain, strlen(plain), mac);
 	crypto_hex(mac, sizeof mac, want);
-	return strcmp(echoed, plain) == 0 && strcasecmp(got, want) == 0;
+	right = echoed && got && strcmp(echoed, plain) == 0 && strcasecmp(got, want) == 0;
+	json_object_put(root);
+	return right;
 }
 
 static bool topic_ignored(const struct config *cfg, const char *topic)
@@ -145,96 +124,53 @@ struct answer {
 	char body[ANSWER_MAX + 1];
 	size_t len;
 	long ms;
-	char error[CURL_ERROR_SIZE];
+	char error[HTTP_ERROR_MAX];
 };
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
-{
-	struct answer *a = ctx;
-	size_t n = size * nmemb, room = ANSWER_MAX - a->len;
-
-	memcpy(a->body + a->len, data, n < room ? n : room);
-	a->len += n < room ? n : room;
-	a->body[a->len] = '\0';
-	return n;
-}
-
-/* Zoom's headers for body, signed now with secret. NULL when out of memory. */
-static struct curl_slist *zoom_headers(const char *secret, const char *body)
-{
-	char ts[32], sig[CTLWEBHOOK_SIG_LEN + 1], h_ts[64], h_sig[96];
-	struct curl_slist *hdrs = NULL, *more;
-
-	snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
-	ctlwebhook_sign(secret, ts, body, strlen(body), sig);
-	snprintf(h_ts, sizeof h_ts, "x-zm-request-timestamp: %s", ts);
-	snprintf(h_sig, sizeof h_sig, "x-zm-signature: %s", sig);
-	const char *lines[] = { "Content-Type: application/json; charset=utf-8", h_ts, h_sig,
-				"User-Agent: zoom2s3ctl test-webhook" };
-	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-		more = curl_slist_append(hdrs, lines[i]);
-		if (!more) {
-			curl_slist_free_all(hdrs);
-			return NULL;
-		}
-		hdrs = more;
-	}
-	return hdrs;
-}
-
-static void set_options(CURL *h, const char *url, struct curl_slist *hdrs, const char *body,
-			struct answer *a)
-{
-	const char *ca = getenv("CURL_CA_BUNDLE");
-
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, TIMEOUT_S);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, a->error);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-	if (ca && *ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-}
 
 /* POSTs body signed with the secret, as Zoom does. 0 when an answer came. */
 static int post_signed(const char *url, const char *secret, const char *body, struct answer *a)
 {
-	struct curl_slist *hdrs = zoom_headers(secret, body);
+	char ts[32], sig[CTLWEBHOOK_SIG_LEN + 1];
+	struct http_header headers[] = {
+		{ "Content-Type", "application/json; charset=utf-8" },
+		{ "x-zm-request-timestamp", ts },
+		{ "x-zm-signature", sig },
+	};
+	struct http_request req = {
+		.what = url, .method = HTTP_POST, .url = url, .headers = headers,
+		.n_headers = sizeof headers / sizeof headers[0], .body = body,
+		.body_len = strlen(body), .max_body = ANSWER_MAX, .timeout_ms = TIMEOUT_MS,
+		.ca_file = getenv("CURL_CA_BUNDLE"),
+	};
+	struct http_client *client = http_client_new(NULL);
+	struct http_response resp;
 	struct timespec t0, t1;
-	CURL *h = curl_easy_init();
-	CURLcode cc;
 	int rc = -1;
 
 	memset(a, 0, sizeof *a);
-	if (!hdrs || !h) {
+	if (!client) {
 		snprintf(a->error, sizeof a->error, "out of memory");
-		goto out;
+		return -1;
 	}
-	set_options(h, url, hdrs, body, a);
+	snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+	ctlwebhook_sign(secret, ts, body, strlen(body), sig);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cc = curl_easy_perform(h);
+	http_run(client, &req, &resp);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	a->ms = (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-	if (cc != CURLE_OK) {
-		if (!a->error[0])
-			snprintf(a->error, sizeof a->error, "%s", curl_easy_strerror(cc));
-		goto out;
+	/* An over-long answer is cut at ANSWER_MAX: still an answer. */
+	if (resp.answered && (!resp.error[0] || resp.body_over)) {
+		a->status = resp.status;
+		a->len = resp.body_len;
+		if (a->len)
+			memcpy(a->body, resp.body, a->len);
+		a->body[a->len] = '\0';
+		rc = 0;
+	} else {
+		snprintf(a->error, sizeof a->error, "%s", resp.error);
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
-	rc = 0;
-out:
-	curl_slist_free_all(hdrs);
-	if (h)
-		curl_easy_cleanup(h);
+	http_response_free(&resp);
+	http_client_free(client);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "jobview.h"
 #include "log.h"
+#include "pctenc.h"
 #include "retention.h"
 #include "zoomapi.h"
 #include "zoomauth.h"
@@ -115,8 +116,8 @@ int retention_delete_url(const char *api_url, const char *meeting_uuid, const ch
 
 	while (len && api_url[len - 1] == '/')
 		len--;
-	if (zoomauth_double_encode(meeting_uuid, uuid, sizeof uuid) < 0 ||
-	    zoomapi_encode(file_id, id, sizeof id) < 0)
+	if (pctenc_zoom_uuid(meeting_uuid, uuid, sizeof uuid) < 0 ||
+	    pctenc_encode(file_id, PCTENC_SIGV4, id, sizeof id) < 0)
 		return -1;
 	n = snprintf(out, size, "%.*s/meetings/%s/recordings/%s?action=%s", (int)len, api_url,
 		     uuid, id, config_after_upload_name(action));

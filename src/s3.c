@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
+#include "pctenc.h"
 #include "s3.h"
 #include "s3xml.h"
 #include "sigv4.h"
@@ -94,62 +95,6 @@ const char *s3_content_type(const char *ext)
 		if (strcasecmp(ext, map[i][0]) == 0)
 			return map[i][1];
 	return "application/octet-stream";
-}
-
-int s3_meta_encode(const char *in, char *out, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		bool plain = *p >= '!' && *p <= '~' && *p != '%';
-
-		if (o + (plain ? 1 : 3) >= size)
-			return -1;
-		if (plain) {
-			out[o++] = (char)*p;
-			continue;
-		}
-		out[o++] = '%';
-		out[o++] = hex[*p >> 4];
-		out[o++] = hex[*p & 15];
-	}
-	if (o >= size)
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int s3_meta_decode(const char *in, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (const char *p = in; *p; p++) {
-		char ch = *p;
-
-		if (ch == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-			ch = (char)(hexval(p[1]) << 4 | hexval(p[2]));
-			p += 2;
-		}
-		if (o + 1 >= size)
-			return -1;
-		out[o++] = ch;
-	}
-	if (size == 0)
-		return -1;
-	out[o] = '\0';
-	return 0;
 }
 
 static bool code_in(const char *code, const char *const *list)
@@ -376,7 +321,7 @@ static int build_target(const struct s3_client *c, const struct s3_req *req,
 		if (n + 1 >= urisize)
 			return -1;
 		uri[n++] = '/';
-		if (sigv4_uri_encode(req->key, true, uri + n, urisize - n) < 0)
+		if (pctenc_encode(req->key, PCTENC_SIGV4_S3_KEY, uri + n, urisize - n) < 0)
 			return -1;
 	} else if (n == 0) {
 		snprintf(uri, urisize, "/");
@@ -560,10 +505,10 @@ static void read_headers(struct s3_resp *resp)
 		s3xml_strip_quotes(resp->etag);
 	}
 	if ((v = http_header(&resp->h, "x-amz-meta-zoom-file-id")) &&
-	    s3_meta_decode(v, resp->meta_file_id, sizeof resp->meta_file_id) < 0)
+	    pctenc_decode(v, resp->meta_file_id, sizeof resp->meta_file_id) < 0)
 		resp->meta_file_id[0] = '\0';
 	if ((v = http_header(&resp->h, "x-amz-meta-zoom-meeting-uuid")) &&
-	    s3_meta_decode(v, resp->meta_uuid, sizeof resp->meta_uuid) < 0)
+	    pctenc_decode(v, resp->meta_uuid, sizeof resp->meta_uuid) < 0)
 		resp->meta_uuid[0] = '\0';
 	if ((v = http_header(&resp->h, "x-amz-bucket-region")))
 		snprintf(resp->region, sizeof resp->region, "%s", v);
@@ -664,12 +609,12 @@ static int object_headers(const struct s3_client *c, struct s3_req *req,
 						: s3_content_type(key_ext(req->key)));
 	/* An empty value is not sent: curl would drop "name: " unsigned. */
 	if (meta && meta->meeting_uuid && meta->meeting_uuid[0]) {
-		if (s3_meta_encode(meta->meeting_uuid, bufs[0], S3_META_MAX) < 0)
+		if (pctenc_encode(meta->meeting_uuid, PCTENC_S3_META, bufs[0], S3_META_MAX) < 0)
 			goto too_long;
 		add_header(req, "x-amz-meta-zoom-meeting-uuid", bufs[0]);
 	}
 	if (meta && meta->file_id && meta->file_id[0]) {
-		if (s3_meta_encode(meta->file_id, bufs[1], S3_META_MAX) < 0)
+		if (pctenc_encode(meta->file_id, PCTENC_S3_META, bufs[1], S3_META_MAX) < 0)
 			goto too_long;
 		add_header(req, "x-amz-meta-zoom-file-id", bufs[1]);
 	}

@@ -49,7 +49,7 @@
 
 /* What an object says about the Zoom file it holds: sent as
  * x-amz-meta-zoom-meeting-uuid and x-amz-meta-zoom-file-id (percent-encoded
- * where a header could not carry the byte, see s3_meta_encode). */
+ * where a header could not carry the byte: pctenc.h's PCTENC_S3_META). */
 struct s3_meta {
 	const char *meeting_uuid; /* NULL or "": not sent */
 	const char *file_id;      /* NULL or "": not sent */
@@ -152,12 +152,6 @@ const char *s3_last_code(const struct s3_client *c); /* S3 error Code, or "" */
  * video/mp4, m4a audio/mp4, vtt text/vtt, txt text/plain, json
  * application/json, csv text/csv, else application/octet-stream. */
 const char *s3_content_type(const char *ext);
-
-/* A metadata value made safe for an HTTP header: bytes outside '!'..'~' and
- * '%' itself become %XX (so CR, LF, spaces and UTF-8 cannot break or bend
- * the header). -1 when out is too small. decode reverses it. */
-int s3_meta_encode(const char *in, char *out, size_t size);
-int s3_meta_decode(const char *in, char *out, size_t size);
 
 /* The outcome of a failed exchange from its HTTP status and S3 error code
  * ("" when none). upload_op: the request named an upload id. *gone is set

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "crypto.h"
+#include "pctenc.h"
 #include "sigv4.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
@@ -51,36 +52,6 @@ static void sb_free(struct sbuf *sb)
 	*sb = (struct sbuf){0};
 }
 
-static bool unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-int sigv4_uri_encode(const char *in, bool keep_slash, char *out, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		if (unreserved(*p) || (keep_slash && *p == '/')) {
-			if (o + 1 >= size)
-				return -1;
-			out[o++] = (char)*p;
-			continue;
-		}
-		if (o + 3 >= size)
-			return -1;
-		out[o++] = '%';
-		out[o++] = hex[*p >> 4];
-		out[o++] = hex[*p & 15];
-	}
-	if (o >= size)
-		return -1;
-	out[o] = '\0';
-	return (int)o;
-}
-
 /* One query parameter, encoded, for sorting. */
 struct enc_param {
 	char *name, *value;
@@ -91,7 +62,7 @@ static char *encode_dup(const char *in)
 	size_t size = strlen(in) * 3 + 1;
 	char *out = malloc(size);
 
-	if (out && sigv4_uri_encode(in, false, out, size) < 0) {
+	if (out && pctenc_encode(in, PCTENC_SIGV4, out, size) < 0) {
 		free(out);
 		out = NULL;
 	}

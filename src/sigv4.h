@@ -26,7 +26,7 @@ struct sigv4_kv {
 struct sigv4_request {
 	const char *method;             /* "GET", "PUT", "POST", "HEAD", "DELETE" */
 	const char *canonical_uri;      /* the path as sent, already encoded with
-					 * sigv4_uri_encode(..., true); "/" at least */
+					 * pctenc's PCTENC_SIGV4_S3_KEY; "/" at least */
 	const struct sigv4_kv *query;   /* raw (not encoded) parameters, any order */
 	size_t n_query;
 	const struct sigv4_kv *headers; /* every header to sign, as sent: any case,
@@ -45,12 +45,6 @@ struct sigv4_debug {
 	char *canonical_request;
 	char *string_to_sign;
 };
-
-/* Percent-encodes in with AWS's rules: A-Z a-z 0-9 - _ . ~ are kept, '/'
- * too when keep_slash (an S3 key's path), every other byte becomes %XX in
- * upper-case hex. Returns the length written, or -1 when out (size bytes,
- * NUL included) is too small. */
-int sigv4_uri_encode(const char *in, bool keep_slash, char *out, size_t size);
 
 /* The canonical query string, which is also the one to send: each name and
  * value encoded, sorted by name then value, always "name=value", joined by

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "sigv4.h"
 #include "zoomapi.h"
 #include "zoomjson.h"
 
@@ -75,11 +74,4 @@ void zoomapi_describe(const struct http_response *resp, const char *what, char *
 		snprintf(buf, size, "%s answered %s (%s)", what, status, zoom);
 	else
 		snprintf(buf, size, "%s answered %s", what, status);
-}
-
-int zoomapi_encode(const char *in, char *out, size_t size)
-{
-	/* AWS's unreserved set is RFC 3986's, which Zoom's paths and queries
-	 * want too. */
-	return sigv4_uri_encode(in, false, out, size) < 0 ? -1 : 0;
 }

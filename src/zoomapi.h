@@ -48,8 +48,4 @@ long zoomapi_delay(long retry_after, int retry);
 void zoomapi_describe(const struct http_response *resp, const char *what, char *buf,
 		      size_t size);
 
-/* Percent-encodes a value for a URL path segment or query (every byte but
- * A-Z a-z 0-9 - . _ ~). -1 when out is too small. */
-int zoomapi_encode(const char *in, char *out, size_t size);
-
 #endif

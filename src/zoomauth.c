@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "pctenc.h"
 #include "zoomauth.h"
 #include "zoomjson.h"
 
@@ -96,41 +97,6 @@ int zoomauth_jwt(const char *api_key, const char *api_secret, time_t exp, char *
 	if (b64url_append(mac, sizeof mac, out, outlen, &o) < 0)
 		return -1;
 	return 0;
-}
-
-static int percent_encode(const char *in, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
-			     *p == '~';
-
-		if (o + (plain ? 1 : 3) >= outlen)
-			return -1;
-		if (plain) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	if (o >= outlen)
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
-int zoomauth_double_encode(const char *text, char *out, size_t outlen)
-{
-	char once[1024];
-
-	if (percent_encode(text, once, sizeof once) < 0)
-		return -1;
-	return percent_encode(once, out, outlen);
 }
 
 void zoomauth_fingerprint(const char *oauth_url, const char *account_id, const char *client_id,
@@ -382,7 +348,7 @@ static enum outcome oauth_fetch(struct zoomauth *za, struct http_client *client,
 	int n;
 
 	kind = result_set(res, OUTCOME_GIVEUP, "zoom_account_id is too long, or out of memory");
-	if (!auth || percent_encode(cfg->zoom_account_id, account, sizeof account) < 0)
+	if (!auth || pctenc_encode(cfg->zoom_account_id, PCTENC_SIGV4, account, sizeof account) < 0)
 		goto out;
 	n = snprintf(body, sizeof body, "grant_type=account_credentials&account_id=%s", account);
 	if (n < 0 || (size_t)n >= sizeof body)
@@ -481,7 +447,7 @@ static char *recordings_url(const char *api_url, const char *uuid)
 	char *url = NULL;
 	size_t len = strlen(api_url);
 
-	if (zoomauth_double_encode(uuid, encoded, sizeof encoded) < 0)
+	if (pctenc_zoom_uuid(uuid, encoded, sizeof encoded) < 0)
 		return NULL;
 	while (len && api_url[len - 1] == '/')
 		len--;

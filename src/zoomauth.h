@@ -74,10 +74,6 @@ void zoomauth_note_token(const char *token);
 int zoomauth_jwt(const char *api_key, const char *api_secret, time_t exp, char *out,
 		 size_t outlen);
 
-/* Percent-encodes every byte but A-Z a-z 0-9 - . _ ~, twice: "/" becomes
- * "%252F". -1 when out is too small. */
-int zoomauth_double_encode(const char *text, char *out, size_t outlen);
-
 /* Names the app a cached token belongs to: hex SHA-256 of
  * oauth_url "\n" account_id "\n" client_id (65 bytes with the NUL). */
 void zoomauth_fingerprint(const char *oauth_url, const char *account_id, const char *client_id,

@@ -9,90 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonget.h"
 #include "zoomjson.h"
-
-#define MAX_DEPTH 64
-
-/* Parses body as exactly one JSON object (white space around it allowed).
- * NULL with err otherwise. */
-static struct json_object *parse_object(const char *body, size_t len, char *err, size_t errlen)
-{
-	struct json_tokener *tok = NULL;
-	struct json_object *obj = NULL;
-	enum json_tokener_error jerr;
-	size_t end;
-
-	if (len >= INT_MAX) {
-		snprintf(err, errlen, "body too large to parse");
-		goto out;
-	}
-	tok = json_tokener_new_ex(MAX_DEPTH);
-	if (!tok) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	obj = json_tokener_parse_ex(tok, body, (int)len);
-	jerr = json_tokener_get_error(tok);
-	if (jerr != json_tokener_success) {
-		snprintf(err, errlen, "not JSON: %s",
-			 jerr == json_tokener_continue ? "unexpected end of data"
-			 : jerr == json_tokener_error_depth
-				 ? "nested deeper than 64"
-				 : json_tokener_error_desc(jerr));
-		goto fail;
-	}
-	/* json-c stops at the end of the value: what follows (even after a
-	 * NUL) must be white space. */
-	for (end = json_tokener_get_parse_end(tok); end < len; end++) {
-		if (!strchr(" \t\r\n", body[end]) || body[end] == '\0') {
-			snprintf(err, errlen, "not JSON: data after the object");
-			goto fail;
-		}
-	}
-	if (!json_object_is_type(obj, json_type_object)) {
-		snprintf(err, errlen, "not a JSON object");
-		goto fail;
-	}
-	goto out;
-fail:
-	json_object_put(obj);
-	obj = NULL;
-out:
-	json_tokener_free(tok);
-	return obj;
-}
-
-/* The member key of obj when it is an object, else NULL. */
-static struct json_object *member(struct json_object *obj, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!obj || !json_object_is_type(obj, json_type_object))
-		return NULL;
-	if (!json_object_object_get_ex(obj, key, &v))
-		return NULL;
-	return v;
-}
-
-/* The text of a JSON string without NUL bytes, else NULL. */
-static const char *string_of(struct json_object *v)
-{
-	const char *s;
-
-	if (!v || !json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	if (!s || strlen(s) != (size_t)json_object_get_string_len(v))
-		return NULL;
-	return s;
-}
 
 /* A malloc'd copy of obj[key] when it is a usable string. *oom is set when
  * the copy could not be made, so no absence is ever caused by memory. */
 static char *dup_member(struct json_object *obj, const char *key, bool *oom)
 {
-	const char *s = string_of(member(obj, key));
+	const char *s = jsonget_string(obj, key);
 	char *copy;
 
 	if (!s)
@@ -106,7 +30,7 @@ static char *dup_member(struct json_object *obj, const char *key, bool *oom)
 /* A count or id: a JSON integer or a string of digits, 0..INT64_MAX. */
 static bool count_member(struct json_object *obj, const char *key, int64_t *out)
 {
-	struct json_object *v = member(obj, key);
+	struct json_object *v = jsonget_member(obj, key);
 	const char *s;
 	char *end;
 	long long n;
@@ -120,7 +44,7 @@ static bool count_member(struct json_object *obj, const char *key, int64_t *out)
 		*out = i;
 		return true;
 	}
-	s = string_of(v);
+	s = jsonget_string_of(v);
 	if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 19)
 		return false;
 	errno = 0;
@@ -178,19 +102,19 @@ static void read_meeting(struct json_object *object, struct zevent *ev, bool *oo
 	ev->account_id = dup_member(object, "account_id", oom);
 	ev->start_time = dup_member(object, "start_time", oom);
 	ev->has_meeting_id = count_member(object, "id", &ev->meeting_id);
-	if (read_files(member(object, "recording_files"), ev, oom) < 0)
+	if (read_files(jsonget_member(object, "recording_files"), ev, oom) < 0)
 		*oom = true;
 }
 
 static int read_event(struct json_object *root, struct zevent *ev)
 {
-	struct json_object *payload = member(root, "payload");
+	struct json_object *payload = jsonget_member(root, "payload");
 	bool oom = false;
 
 	ev->event = dup_member(root, "event", &oom);
 	ev->download_token = dup_member(root, "download_token", &oom);
 	ev->plain_token = dup_member(payload, "plainToken", &oom);
-	read_meeting(member(payload, "object"), ev, &oom);
+	read_meeting(jsonget_member(payload, "object"), ev, &oom);
 	/* The meeting's account; the envelope's when the object lacks it. */
 	if (!ev->account_id)
 		ev->account_id = dup_member(payload, "account_id", &oom);
@@ -203,7 +127,7 @@ int zoomjson_parse_event(const char *body, size_t len, struct zevent *ev, char *
 	int rc = -1;
 
 	memset(ev, 0, sizeof *ev);
-	root = parse_object(body, len, err, errlen);
+	root = jsonget_parse_object(body, len, err, errlen);
 	if (!root)
 		goto out;
 	if (read_event(root, ev) < 0) {
@@ -253,7 +177,7 @@ void zoomjson_free_event(struct zevent *ev)
 static struct json_object *page_array(struct json_object *root, const char *key,
 				      const char *what, char *err, size_t errlen)
 {
-	struct json_object *v = member(root, key);
+	struct json_object *v = jsonget_member(root, key);
 
 	if (v && json_object_is_type(v, json_type_array))
 		return v;
@@ -266,7 +190,7 @@ static struct json_object *page_array(struct json_object *root, const char *key,
 /* next_page_token, or NULL when there is none (absent or ""). */
 static char *next_token(struct json_object *root, bool *oom)
 {
-	const char *s = string_of(member(root, "next_page_token"));
+	const char *s = jsonget_string(root, "next_page_token");
 	char *copy;
 
 	if (!s || !*s)
@@ -298,7 +222,7 @@ static int parse_page(const struct page_kind *kind, const char *body, size_t len
 	*n = 0;
 	*next_page_token = NULL;
 	err[0] = '\0';
-	root = parse_object(body, len, err, errlen);
+	root = jsonget_parse_object(body, len, err, errlen);
 	if (!root)
 		goto out;
 	list = page_array(root, kind->key, kind->what, err, errlen);
@@ -402,7 +326,7 @@ void zoomjson_free_users(struct zuser *users, size_t n)
  * short. Zoom's "error"/"reason" texts carry no secret. */
 static void describe_member(struct json_object *obj, const char *key, char *buf, size_t size)
 {
-	const char *s = string_of(member(obj, key));
+	const char *s = jsonget_string(obj, key);
 	size_t o = 0;
 
 	for (; s && *s && o + 1 < size && o < 100; s++)
@@ -414,7 +338,7 @@ static void describe_member(struct json_object *obj, const char *key, char *buf,
 void zoomjson_api_error(const char *body, size_t len, char *buf, size_t size)
 {
 	char err[64], message[128];
-	struct json_object *root = parse_object(body ? body : "", len, err, sizeof err);
+	struct json_object *root = jsonget_parse_object(body ? body : "", len, err, sizeof err);
 	int64_t code;
 
 	buf[0] = '\0';
@@ -439,10 +363,10 @@ int zoomjson_parse_oauth(const char *body, size_t len, char **access_token, long
 
 	*access_token = NULL;
 	*expires_in = 0;
-	root = parse_object(body, len, err, errlen);
+	root = jsonget_parse_object(body, len, err, errlen);
 	if (!root)
 		goto out;
-	token = string_of(member(root, "access_token"));
+	token = jsonget_string_of(jsonget_member(root, "access_token"));
 	if (!token || !*token) {
 		describe_member(root, "error", error, sizeof error);
 		describe_member(root, "reason", reason, sizeof reason);
@@ -466,7 +390,7 @@ out:
 /* The recording_files[] entry of root whose id is file_id, else NULL. */
 static struct json_object *find_file(struct json_object *root, const char *file_id)
 {
-	struct json_object *files = member(root, "recording_files");
+	struct json_object *files = jsonget_member(root, "recording_files");
 	size_t n;
 
 	if (!files || !json_object_is_type(files, json_type_array))
@@ -474,7 +398,7 @@ static struct json_object *find_file(struct json_object *root, const char *file_
 	n = json_object_array_length(files);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *entry = json_object_array_get_idx(files, i);
-		const char *id = string_of(member(entry, "id"));
+		const char *id = jsonget_string_of(jsonget_member(entry, "id"));
 
 		if (id && strcmp(id, file_id) == 0)
 			return entry;
@@ -492,7 +416,7 @@ int zoomjson_find_recording(const char *body, size_t len, const char *file_id,
 
 	*download_url = NULL;
 	*download_access_token = NULL;
-	root = parse_object(body, len, err, errlen);
+	root = jsonget_parse_object(body, len, err, errlen);
 	if (!root)
 		goto out;
 	entry = find_file(root, file_id);

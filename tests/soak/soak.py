@@ -812,7 +812,7 @@ class Soak:
 
 
 def s3_meta_decode(text):
-    """s3.c's s3_meta_encode reversed (%XX)."""
+    """pctenc.c's PCTENC_S3_META encoding reversed (%XX)."""
     out = bytearray()
     i = 0
     raw = text.encode("latin-1")

@@ -111,34 +111,6 @@ static void test_ini(void)
 	is_int(awscreds_parse_ini("", "default", &c), AWSCREDS_INI_NO_PROFILE, "ini: empty file");
 }
 
-static void test_json(void)
-{
-	char out[64];
-	const char *j = "{\"Code\":\"Success\", \"N\": 12, \"Nested\": {\"AccessKeyId\": \"no\","
-			"\"a\":[1,\"}\",{}]}, \"Esc\":\"a\\\"b\\\\c\\/d\\u00e9\\ud83d\\ude00\","
-			"\"AccessKeyId\" : \"ASIA1\"}";
-
-	ok(awscreds_json_string(j, "Code", out, sizeof out) == 0 && strcmp(out, "Success") == 0,
-	   "json: a string member");
-	ok(awscreds_json_string(j, "AccessKeyId", out, sizeof out) == 0 &&
-		   strcmp(out, "ASIA1") == 0,
-	   "json: the top-level member, not the nested one");
-	ok(awscreds_json_string(j, "Esc", out, sizeof out) == 0 &&
-		   strcmp(out, "a\"b\\c/d\xc3\xa9\xf0\x9f\x98\x80") == 0,
-	   "json: escapes and surrogate pairs decoded");
-	ok(awscreds_json_string(j, "N", out, sizeof out) == -1, "json: a number is not a string");
-	ok(awscreds_json_string(j, "Missing", out, sizeof out) == -1, "json: absent member");
-	ok(awscreds_json_string(j, "Code", out, 4) == -1, "json: too small a buffer is refused");
-	ok(awscreds_json_string("[\"Code\"]", "Code", out, sizeof out) == -1,
-	   "json: not an object");
-	ok(awscreds_json_string("{\"Code\":\"Succ", "Code", out, sizeof out) == -1,
-	   "json: truncated");
-	ok(awscreds_json_string("{\"A\":tru", "Code", out, sizeof out) == -1,
-	   "json: truncated scalar");
-	ok(awscreds_json_string("{\"A\":\"\\ud800\"}", "A", out, sizeof out) == -1,
-	   "json: lone surrogate refused");
-}
-
 static enum outcome get_once(const struct config *cfg, struct aws_credentials *c,
 			     struct result *r)
 {
@@ -290,7 +262,6 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_ini();
-	test_json();
 	test_order(dir);
 	test_imds();
 	rmdir(dir);

@@ -234,7 +234,6 @@ static bool sent_has(struct stub *st, const char *name, const char *needle)
 
 static void test_pure(void)
 {
-	char out[64], back[64];
 	bool gone;
 
 	is_str(s3_content_type("mp4"), "video/mp4", "type: mp4");
@@ -246,16 +245,6 @@ static void test_pure(void)
 	is_str(s3_content_type("csv"), "text/csv", "type: csv");
 	is_str(s3_content_type("exe"), "application/octet-stream", "type: other");
 	is_str(s3_content_type(NULL), "application/octet-stream", "type: none");
-
-	ok(s3_meta_encode("4444AAAiAAAAAiAiAiiAii/+==", out, sizeof out) == 0 &&
-		   strcmp(out, "4444AAAiAAAAAiAiAiiAii/+==") == 0,
-	   "meta: a Zoom uuid passes unchanged");
-	ok(s3_meta_encode("a b\r\nX: y%\xc3\xbc", out, sizeof out) == 0 &&
-		   strcmp(out, "a%20b%0D%0AX:%20y%25%C3%BC") == 0,
-	   "meta: space, CR LF, '%%' and UTF-8 are percent-encoded");
-	ok(s3_meta_decode(out, back, sizeof back) == 0 && strcmp(back, "a b\r\nX: y%\xc3\xbc") == 0,
-	   "meta: decode reverses encode");
-	ok(s3_meta_encode("abc", out, 3) == -1, "meta: too small a buffer is refused");
 
 	ok(s3_error_outcome(200, "", false, &gone) == OUTCOME_DONE, "200: done");
 	ok(s3_error_outcome(503, "SlowDown", false, &gone) == OUTCOME_RETRY && !gone,

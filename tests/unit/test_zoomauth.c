@@ -64,30 +64,6 @@ static void test_jwt_structure(void)
 	is_str(jwt, want, "and the same token");
 }
 
-static void test_double_encode(void)
-{
-	static const struct {
-		const char *in, *want;
-	} cases[] = {
-		{ "/ajXp112QmuoKj4854875==", "%252FajXp112QmuoKj4854875%253D%253D" },
-		{ "WEz4RT2lSyKx2MD9Z+lYfA==", "WEz4RT2lSyKx2MD9Z%252BlYfA%253D%253D" },
-		{ "//a/b+c", "%252F%252Fa%252Fb%252Bc" },
-		{ "abc-._~", "abc-._~" },
-		{ "\xc3\xa9", "%25C3%25A9" },
-		{ "a b", "a%2520b" },
-		{ "", "" },
-	};
-	char out[256];
-
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		is_int(zoomauth_double_encode(cases[i].in, out, sizeof out), 0, "encoded");
-		is_str(out, cases[i].want, "double encoding as python's quote(quote(x, safe=''))");
-	}
-	is_int(zoomauth_double_encode("/", out, 6), 0, "'/' fits in 6 bytes");
-	is_str(out, "%252F", "'/' → %252F");
-	is_int(zoomauth_double_encode("/", out, 5), -1, "and not in 5");
-}
-
 static void test_fingerprint(void)
 {
 	char fp[65], other[65];
@@ -309,7 +285,6 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	test_jwt_vectors();
 	test_jwt_structure();
-	test_double_encode();
 	test_fingerprint();
 	test_cache_text();
 	test_fresh();

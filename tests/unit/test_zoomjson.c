@@ -2,6 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
+#include "jsonget.h"
 #include "tap.h"
 #include "zoomjson.h"
 
@@ -400,6 +403,48 @@ static void test_listings(void)
 	is_str(buf, "", "an unreadable error body describes nothing");
 }
 
+/* jsonget.c: the helpers every module reads JSON with (the cases of
+ * awscreds.c's former hand-written reader among them). */
+static void test_jsonget(void)
+{
+	const char *j = "{\"Code\":\"Success\", \"N\": 12, \"Nested\": {\"AccessKeyId\": \"no\","
+			"\"a\":[1,\"}\",{}]}, \"Esc\":\"a\\\"b\\\\c\\/d\\u00e9\\ud83d\\ude00\","
+			"\"AccessKeyId\" : \"ASIA1\", \"Big\": 18446744073709551615,"
+			"\"Neg\": -5, \"Nul\": \"a\\u0000b\", \"Null\": null}";
+	const char *bad[] = { "[\"Code\"]", "{\"Code\":\"Succ", "{\"A\":tru", "{} x", "" };
+	struct json_object *root, *nested;
+	char why[128];
+	int64_t n = 0;
+
+	root = jsonget_parse_object(j, strlen(j), why, sizeof why);
+	if (!ok(root != NULL, "jsonget: an object parses"))
+		return;
+	is_str(jsonget_string(root, "Code"), "Success", "jsonget: a string member");
+	is_str(jsonget_string(root, "AccessKeyId"), "ASIA1",
+	       "jsonget: the top-level member, not the nested one");
+	is_str(jsonget_string(root, "Esc"), "a\"b\\c/d\xc3\xa9\xf0\x9f\x98\x80",
+	       "jsonget: escapes and surrogate pairs decoded");
+	ok(jsonget_string(root, "N") == NULL, "jsonget: a number is not a string");
+	ok(jsonget_string(root, "Missing") == NULL, "jsonget: absent member");
+	ok(jsonget_string(root, "Null") == NULL, "jsonget: null is absent");
+	ok(jsonget_string(root, "Nul") == NULL, "jsonget: a string with NUL reads as absent");
+	ok(jsonget_int64(root, "N", &n) == 0 && n == 12, "jsonget: an int64");
+	ok(jsonget_int64(root, "Neg", &n) == 0 && n == -5, "jsonget: a negative int64");
+	ok(jsonget_int64(root, "Big", &n) == -1, "jsonget: over INT64_MAX refused, not clamped");
+	ok(jsonget_int64(root, "Code", &n) == -1, "jsonget: a string is no int64");
+	nested = jsonget_object(root, "Nested");
+	is_str(jsonget_string(nested, "AccessKeyId"), "no", "jsonget: an object member");
+	ok(jsonget_object(root, "Code") == NULL, "jsonget: a string is no object");
+	ok(jsonget_string(NULL, "Code") == NULL && jsonget_object(NULL, "x") == NULL,
+	   "jsonget: NULL reads as absent");
+	json_object_put(root);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		root = jsonget_parse_object(bad[i], strlen(bad[i]), why, sizeof why);
+		ok(root == NULL && why[0], "jsonget: refused: '%s' (%s)", bad[i], why);
+		json_object_put(root);
+	}
+}
+
 int main(void)
 {
 	test_real_samples();
@@ -410,5 +455,6 @@ int main(void)
 	test_find_recording();
 	test_validation_reply();
 	test_listings();
+	test_jsonget();
 	return done_testing();
 }

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "download.h"
 #include "log.h"
+#include "pctenc.h"
 #include "spool.h"
 #include "zoomauth.h"
 
@@ -227,7 +228,7 @@ static int cmd_encode(const char *text)
 {
 	char out[4096];
 
-	if (!text || zoomauth_double_encode(text, out, sizeof out) < 0)
+	if (!text || pctenc_zoom_uuid(text, out, sizeof out) < 0)
 		return 2;
 	printf("%s\n", out);
 	return 0;

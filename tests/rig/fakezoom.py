@@ -496,6 +496,18 @@ class _AccountRoutes:
         self._note(file_id=file_id, uuid_segment=seg, action=action)
         if action not in ("trash", "delete"):
             return self._json(400, _zoom_error(300, "Invalid field: action."))
+        meeting = self._meeting_of_segment(seg)
+        if meeting is None:
+            return self._json(404, _zoom_error(3301, "This recording does not exist."))
+        if not fz._remove_file(meeting, file_id, action):
+            return self._json(404, _zoom_error(
+                3301, "There is no recording for this meeting."))
+        self._send(204, b"", None)
+
+    def _meeting_of_segment(self, seg):
+        """The meeting a path segment names: its uuid double-encoded (as
+        Zoom demands, unless strict_uuid is off) or its numeric id; None."""
+        fz = self.server.fz
         uuid_ = urllib.parse.unquote(urllib.parse.unquote(seg))
         meeting = fz._meeting_for(uuid_)
         if (meeting is not None and fz.config["strict_uuid"] and
@@ -503,12 +515,7 @@ class _AccountRoutes:
                 seg.upper() != double_encode(uuid_).upper()):
             self._note(uuid_error="not double-encoded")
             meeting = None
-        if meeting is None:
-            return self._json(404, _zoom_error(3301, "This recording does not exist."))
-        if not fz._remove_file(meeting, file_id, action):
-            return self._json(404, _zoom_error(
-                3301, "There is no recording for this meeting."))
-        self._send(204, b"", None)
+        return meeting
 
     def _account_control(self, path, m, arg):
         """Control API for users: True when answered."""
@@ -915,13 +922,7 @@ class _Handler(_AccountRoutes, http.server.BaseHTTPRequestHandler):
             return self._json(401, {"code": 124,
                                     "message": "Invalid access token."})
         self._note(auth_ok=True)
-        uuid_ = urllib.parse.unquote(urllib.parse.unquote(seg))
-        meeting = fz._meeting_for(uuid_)
-        if (meeting is not None and fz.config["strict_uuid"] and
-                not uuid_.isdigit() and
-                seg.upper() != double_encode(uuid_).upper()):
-            self._note(uuid_error="not double-encoded")
-            meeting = None
+        meeting = self._meeting_of_segment(seg)
         if meeting is None:
             return self._json(404, {"code": 3301, "message":
                                     "This recording does not exist."})

@@ -253,6 +253,37 @@ static void test_write(void)
 	spool_close(&sp);
 }
 
+/* The removal counters (retention.c): noted, written, read back. */
+static void test_removals(void)
+{
+	struct metrics_counters c = { 0 }, back;
+	struct metrics *off = metrics_new(NULL);
+	long jobs[5] = { -1, 0, 0, 0, 0 };
+	char *text;
+
+	c.removals[RM_TRASH] = 7;
+	c.removals[RM_DELETE] = 1;
+	c.removals[RM_GONE] = 2;
+	c.removals[RM_ERROR] = 3;
+	text = metrics_format(&c, jobs, 1790000100);
+	ok(text && strstr(text, "# TYPE zoom2s3_zoom_removals_total counter\n"),
+	   "removals: a counter with its TYPE line");
+	ok(text && strstr(text, "zoom2s3_zoom_removals_total{result=\"trash\"} 7\n") &&
+		   strstr(text, "zoom2s3_zoom_removals_total{result=\"delete\"} 1\n") &&
+		   strstr(text, "zoom2s3_zoom_removals_total{result=\"gone\"} 2\n") &&
+		   strstr(text, "zoom2s3_zoom_removals_total{result=\"error\"} 3\n"),
+	   "removals: one line per result");
+	metrics_parse(text ? text : "", &back);
+	ok(back.removals[RM_TRASH] == 7 && back.removals[RM_DELETE] == 1 &&
+		   back.removals[RM_GONE] == 2 && back.removals[RM_ERROR] == 3,
+	   "removals: read back, so they keep counting across runs");
+	free(text);
+	metrics_note_removal(off, RM_TRASH);
+	metrics_note_removal(NULL, RM_GONE);
+	ok(1, "removals: noting with metrics off (or none) does nothing");
+	metrics_free(off);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -261,6 +292,7 @@ int main(void)
 	}
 	test_classify();
 	test_format_parse();
+	test_removals();
 	test_write();
 	if (tap_failed == 0) {
 		char cmd[300];

@@ -14,10 +14,14 @@
 #include "config.h"
 #include "ctlcheck.h"
 #include "download.h"
+#include "jobview.h"
 #include "log.h"
+#include "pctenc.h"
 #include "s3.h"
 #include "spool.h"
+#include "zoomapi.h"
 #include "zoomauth.h"
+#include "zoomjson.h"
 
 enum level { OK, WARN, FAIL };
 
@@ -322,6 +326,101 @@ static void check_oauth_online(struct checker *k, const struct config *cfg)
 	zoomauth_free(za);
 }
 
+/* One GET of Zoom's API with the app's token; the answer in resp. false
+ * (and a WARN naming the scope) unless it is a 200. */
+static bool api_get(struct checker *k, struct zoomapi *api, const char *url, const char *what,
+		    const char *scope, struct http_response *resp)
+{
+	struct http_request req = { .what = "Zoom's API", .method = HTTP_GET, .url = url };
+	struct result r;
+	char why[600];
+
+	if (zoomapi_call(api, &req, resp, &r) != OUTCOME_DONE) {
+		report(k, WARN, "Zoom API: cannot %s: %s", what, r.why);
+		return false;
+	}
+	if (resp->status == 200)
+		return true;
+	zoomapi_describe(resp, "Zoom's API", why, sizeof why);
+	report(k, WARN, "Zoom API: cannot %s: %s; zoom2s3ctl backfill needs the scope %s", what,
+	       why, scope);
+	return false;
+}
+
+/* --online: what zoom2s3ctl backfill asks of Zoom, tried with one user. */
+static void check_zoom_api(struct checker *k, const struct config *cfg)
+{
+	struct zoomauth *za = zoomauth_new(cfg, NULL);
+	struct http_client *http = http_client_new(NULL);
+	struct zoomapi api = { .za = za, .client = http, .max_tries = 2, .max_wait = 5 };
+	struct http_response resp = { 0 };
+	struct zuser *users = NULL;
+	size_t n = 0;
+	char url[ZOOMAPI_URL_MAX], id[512], day[16], *next = NULL, err[200];
+	time_t now = time(NULL);
+	int len = (int)strlen(cfg->zoom_api_url);
+
+	while (len && cfg->zoom_api_url[len - 1] == '/')
+		len--;
+	if (!za || !http)
+		goto out;
+	snprintf(url, sizeof url, "%.*s/users?status=active&page_size=1", len, cfg->zoom_api_url);
+	if (!api_get(k, &api, url, "list users", ZOOMAPI_SCOPE_LIST_USERS, &resp))
+		goto out;
+	if (zoomjson_parse_users_page(resp.body ? resp.body : "", resp.body_len, &users, &n, &next,
+				      err, sizeof err) < 0 || n == 0 || !users[0].id) {
+		report(k, WARN, "Zoom API: the users listing names no user (%s)", n ? "no id" : err);
+		goto out;
+	}
+	report(k, OK, "Zoom API: the app can list the account's users (for zoom2s3ctl backfill)");
+	http_response_free(&resp);
+	memset(&resp, 0, sizeof resp);
+	strftime(day, sizeof day, "%Y-%m-%d", gmtime(&now));
+	if (pctenc_encode(users[0].id, PCTENC_SIGV4, id, sizeof id) < 0)
+		goto out;
+	snprintf(url, sizeof url, "%.*s/users/%s/recordings?from=%s&to=%s&page_size=1", len,
+		 cfg->zoom_api_url, id, day, day);
+	if (api_get(k, &api, url, "list a user's recordings", ZOOMAPI_SCOPE_LIST_RECORDINGS,
+		    &resp))
+		report(k, OK, "Zoom API: the app can list a user's cloud recordings (for "
+			      "zoom2s3ctl backfill)");
+out:
+	if (!za || !http)
+		report(k, FAIL, "Zoom API: out of memory");
+	http_response_free(&resp);
+	zoomjson_free_users(users, n);
+	free(next);
+	http_client_free(http);
+	zoomauth_free(za);
+}
+
+/* zoom_after_upload: what the spooler will remove, and the scope it needs. */
+static void check_retention(struct checker *k, const struct config *cfg)
+{
+	char delay[32];
+
+	if (cfg->zoom_after_upload == ZOOM_KEEP) {
+		report(k, OK, "zoom_after_upload = keep: nothing is ever removed from Zoom");
+		return;
+	}
+	if (!cfg->zoom_client_secret && !cfg->zoom_api_secret) {
+		report(k, FAIL, "zoom_after_upload = %s needs a Zoom app (zoom_account_id, "
+				"zoom_client_id, zoom_client_secret)",
+		       config_after_upload_name(cfg->zoom_after_upload));
+		return;
+	}
+	report(k, cfg->zoom_after_upload == ZOOM_DELETE ? WARN : OK,
+	       "zoom_after_upload = %s: zoom2s3-spooler removes each file from Zoom %s after its "
+	       "upload, once a HEAD of the object verifies it; the app needs the scope %s "
+	       "(check-config cannot try it without removing a file)%s",
+	       config_after_upload_name(cfg->zoom_after_upload),
+	       jobview_age(cfg->zoom_after_upload_delay, delay, sizeof delay),
+	       ZOOMAPI_SCOPE_DELETE_FILE,
+	       cfg->zoom_after_upload == ZOOM_DELETE
+		       ? "; delete is for good, trash keeps a file in Zoom's trash for 30 days"
+		       : "");
+}
+
 static void check_zoom(struct checker *k, const struct config *cfg, bool online)
 {
 	if (cfg->zoom_account_id) {
@@ -356,6 +455,9 @@ int ctlcheck_run(const char *path, bool online, FILE *out)
 	if (cfg.s3_bucket) {
 		check_aws(&k, &cfg, online);
 		check_zoom(&k, &cfg, online);
+		check_retention(&k, &cfg);
+		if (online && (cfg.zoom_client_secret || cfg.zoom_api_secret))
+			check_zoom_api(&k, &cfg);
 		if (online)
 			check_bucket(&k, &cfg);
 	}

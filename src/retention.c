@@ -185,8 +185,8 @@ static void record_removed(struct removal *rm, struct job *job, const char *how)
 static const char *scope_hint(long status, const char *answer)
 {
 	if (status == 401 || status == 403 || strstr(answer, "scope"))
-		return ": does the app have the scope to delete recordings "
-		       "(cloud_recording:delete:recording_file:admin, or recording:write:admin)?";
+		return ": does the app have the scope to delete recordings, "
+		       ZOOMAPI_SCOPE_DELETE_FILE "?";
 	return "";
 }
 

@@ -19,6 +19,14 @@
 #define ZOOMAPI_FIRST_DELAY 1     /* seconds after a 429 without Retry-After; doubles */
 #define ZOOMAPI_URL_MAX 4096
 
+/* The scopes of a Server-to-Server OAuth app that each call needs, as
+ * Zoom names them (granular, then classic); docs/DEPLOY.md lists them. */
+#define ZOOMAPI_SCOPE_LIST_USERS "user:read:list_users:admin (classic: user:read:admin)"
+#define ZOOMAPI_SCOPE_LIST_RECORDINGS \
+	"cloud_recording:read:list_user_recordings:admin (classic: recording:read:admin)"
+#define ZOOMAPI_SCOPE_DELETE_FILE \
+	"cloud_recording:delete:recording_file:admin (classic: recording:write:admin)"
+
 struct zoomapi {
 	struct zoomauth *za;          /* borrowed */
 	struct http_client *client;   /* borrowed */

@@ -425,6 +425,36 @@ def case_failures(tap, rig):
             subprocess.run(["umount", m], capture_output=True)
 
 
+def case_check_config(tap, rig):
+    def check():
+        p = subprocess.run([CTL, "-c", rig.config_path, "check-config", "--online"],
+                           env=rig.env(), capture_output=True, timeout=120)
+        return p.returncode, p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+
+    since = rig.fz.log()["requests"][-1]["seq"]
+    rc, out = check()
+    tap.ok(rc == 0 and "ok   Zoom API: the app can list the account's users" in out and
+           "ok   Zoom API: the app can list a user's cloud recordings" in out,
+           "check-config --online: the app can list users and recordings", out)
+    asked = [e.get("kind") for e in rig.fz.requests(since=since)
+             if e.get("kind") in ("users", "user_recordings")]
+    tap.eq(asked, ["users", "user_recordings"], "  ... asked once each")
+    rig.fz.fault("_users", "status", count=None, status=400, body=json.dumps(
+        {"code": 4711, "message": "Invalid access token, does not contain scopes:"
+         "[user:read:list_users:admin]."}))
+    rc, out = check()
+    rig.fz.clear_faults("_users")
+    tap.ok("WARN Zoom API: cannot list users" in out and "code 4711" in out and
+           "needs the scope user:read:list_users:admin (classic: user:read:admin)" in out,
+           "an app without the scope to list users: a warning naming the scope", out)
+    rig.fz.fault("_list", "status", count=None, status=403)
+    rc, out = check()
+    rig.fz.clear_faults("_list")
+    tap.ok("WARN Zoom API: cannot list a user's recordings" in out and
+           "cloud_recording:read:list_user_recordings:admin (classic: recording:read:admin)"
+           in out, "an app that cannot list recordings: a warning naming the scope", out)
+
+
 def case_upload(tap, rig):
     r = rig.run("--once")
     tap.eq(r.rc, 0, "the spooler takes every backfilled job: exit status 0") or \
@@ -447,6 +477,7 @@ def body(tap, rig):
     case_users(tap, rig)
     case_host_email(tap, rig)
     case_failures(tap, rig)
+    case_check_config(tap, rig)
     case_upload(tap, rig)
 
 

@@ -73,6 +73,33 @@ static void test_run(void)
 	   "it reports the roles, the credentials' source and the Zoom app");
 	ok(!strstr(out, "SECRET"), "no secret in the report");
 	ok(strstr(out, "/new (") && strstr(out, "/.lock ("), "every part of the spool is listed");
+	ok(strstr(out, "ok   zoom_after_upload = keep: nothing is ever removed from Zoom") != NULL,
+	   "retention off is said");
+
+	snprintf(text, sizeof text,
+		 "spool_dir = %s\ns3_bucket = b\naws_access_key_id = AKIATEST\n"
+		 "aws_secret_access_key = topSECRETkey\nzoom_api_key = k\nzoom_api_secret = jwtSECRET\n"
+		 "zoom_after_upload = trash\nzoom_after_upload_delay = 86400\n",
+		 spool);
+	write_file(conf, text, 0640);
+	ok(run(conf, out, sizeof out) == 0 &&
+		   strstr(out, "ok   zoom_after_upload = trash: zoom2s3-spooler removes each file from "
+			       "Zoom 1d 00h after its upload") &&
+		   strstr(out, "cloud_recording:delete:recording_file:admin (classic: "
+			       "recording:write:admin)"),
+	   "retention on: the delay and the scope the app needs to delete");
+	snprintf(text, sizeof text,
+		 "spool_dir = %s\ns3_bucket = b\naws_access_key_id = AKIATEST\n"
+		 "aws_secret_access_key = topSECRETkey\nzoom_after_upload = delete\n", spool);
+	write_file(conf, text, 0640);
+	ok(run(conf, out, sizeof out) == 1 && strstr(out, "FAIL zoom_after_upload = delete needs a "
+							  "Zoom app"),
+	   "retention without a Zoom app FAILs");
+	snprintf(text, sizeof text,
+		 "spool_dir = %s\ns3_bucket = b\naws_access_key_id = AKIATEST\n"
+		 "aws_secret_access_key = topSECRETkey\nzoom_api_key = k\nzoom_api_secret = jwtSECRET\n",
+		 spool);
+	write_file(conf, text, 0640);
 
 	chmod(conf, 0644);
 	ok(run(conf, out, sizeof out) == 1 && strstr(out, "others can read it"),

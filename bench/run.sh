@@ -3,7 +3,7 @@
 # against the tools users would pick instead (docs/BENCHMARKS.md).
 #
 #   sh bench/run.sh [--smoke] [--build DIR] [--runs N] [--size SIZE]
-#                   [--duration S] [--only responder|spooler]
+#                   [--duration S] [--only responder|spooler|backfill]
 #
 #   --smoke     tiny sizes, one run each (about 1-2 minutes): keeps the
 #               benchmarks working in CI. Exits non-zero when a tool breaks,
@@ -15,13 +15,13 @@
 #   --runs N    rounds per measurement (default 3; figures are medians)
 #   --size SIZE the spooler's file (default 1G; K, M, G suffixes)
 #   --duration S seconds per wrk run (default 10)
-#   --only X    run only the responder or only the spooler benchmark
+#   --only X    run only the responder, the spooler or the backfill benchmark
 #
 # Needs root (lighttpd drops to www-data; apt-get). Installs what it needs
 # (tests/deps.sh, bench/deps.sh). Starts its own Ceph RGW in its own
 # directory (BUILD/bench/rgw, or BENCH_RGW_DIR) on RGW_PORT (default 7600)
-# and stops it at the end. Results: BUILD/bench/responder.json and
-# BUILD/bench/spooler.json.
+# and stops it at the end. Results: BUILD/bench/responder.json,
+# BUILD/bench/spooler.json and BUILD/bench/backfill.json.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 smoke=no build="" runs=3 size=1G duration=10 only=""
@@ -54,7 +54,7 @@ if [ -z "$build" ]; then
 fi
 build=$(cd "$build" && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
-make -C "$build" -j"$jobs" src/zoom2s3.fcgi src/zoom2s3-spooler >/dev/null
+make -C "$build" -j"$jobs" src/zoom2s3.fcgi src/zoom2s3-spooler src/zoom2s3ctl >/dev/null
 out="$build/bench"
 mkdir -p "$out"
 cc -O2 -Wall -Wextra -o "$out/hello_fcgi" "$top/bench/hello_fcgi.c" -lfcgi
@@ -84,6 +84,17 @@ if [ -z "$only" ] || [ "$only" = spooler ]; then
 	"$PYTHON3" "$top/bench/spooler.py" --build "$build" --workdir "$out/spooler" \
 		--rgw-dir "${BENCH_RGW_DIR:-$out/rgw}" --rgw-port "${RGW_PORT:-7600}" --json "$out/spooler.json" \
 		"$@" || status=1
+fi
+if [ -z "$only" ] || [ "$only" = backfill ]; then
+	echo "==== backfill: zoom2s3ctl backfill over an account on the stand-in Zoom"
+	if [ $smoke = yes ]; then
+		set -- --users 5 --meetings 50 --days 40
+	else
+		set --
+	fi
+	mkdir -p "$out/backfill"
+	"$PYTHON3" "$top/bench/backfill.py" --build "$build" --workdir "$out/backfill" \
+		--json "$out/backfill.json" "$@" || status=1
 fi
 if [ $status -ne 0 ]; then
 	echo "bench/run.sh: FAILED (see above)" >&2

@@ -650,6 +650,9 @@ class _Handler(_AccountRoutes, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakezoom/1"
     timeout = 120
+    # Headers and body go out in two writes: without TCP_NODELAY the body
+    # waits for the client's delayed ACK (40 ms a small answer).
+    disable_nagle_algorithm = True
 
     # -- plumbing --
     def log_message(self, fmt, *args):

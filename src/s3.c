@@ -538,6 +538,7 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 			    struct s3_resp *resp, struct result *r)
 {
 	struct s3_signed *sr = calloc(1, sizeof *sr);
+	char id[HTTP_REQUEST_ID_MAX + 8];
 	enum outcome o;
 
 	memset(resp, 0, sizeof *resp);
@@ -564,6 +565,10 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 		http_run(c->http, &hr, &resp->h);
 		read_headers(resp);
 		c->status = resp->h.status;
+		log_event(LOG_DEBUG, "s3_request", "op=%s status=%ld curl=%d%s%s", req->op,
+			  resp->h.status, resp->h.curl_code,
+			  resp->h.request_id[0] ? " request_id=" : "",
+			  log_q(resp->h.request_id, id, sizeof id));
 		o = classify(c, req, resp, r);
 	}
 	if (sr) {

@@ -546,8 +546,8 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 	c->code[0] = '\0';
 	c->gone = false;
 	if (!sr)
-		o = result_set(r, OUTCOME_RETRY, "out of memory");
-	else if (c->stop && *c->stop)
+		return result_set(r, OUTCOME_RETRY, "out of memory");
+	if (c->stop && *c->stop)
 		o = result_set(r, OUTCOME_RETRY, "stopped");
 	else
 		o = awscreds_get(c->creds, &c->cred, r);
@@ -571,10 +571,8 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 			  log_q(resp->h.request_id, id, sizeof id));
 		o = classify(c, req, resp, r);
 	}
-	if (sr) {
-		explicit_bzero(sr->auth, sizeof sr->auth);
-		free(sr->url);
-	}
+	explicit_bzero(sr->auth, sizeof sr->auth);
+	free(sr->url);
 	free(sr);
 	return o;
 }
@@ -882,10 +880,12 @@ enum outcome s3_mpu_list_uploads(struct s3_client *c, const char *key,
 	char *key_marker = calloc(1, 4096), id_marker[S3_UPLOAD_ID_MAX] = "";
 	char keybuf[KEY_SHOWN + 4];
 	size_t cap = 0;
-	enum outcome o = key_marker ? OUTCOME_DONE : result_set(r, OUTCOME_RETRY, "out of memory");
+	enum outcome o = OUTCOME_DONE;
 
 	*uploads = NULL;
 	*n = 0;
+	if (!key_marker)
+		return result_set(r, OUTCOME_RETRY, "out of memory");
 	for (int page = 0; o == OUTCOME_DONE; page++) {
 		struct s3_req req = {.op = "ListMultipartUploads", .method = "GET"};
 		struct s3_resp resp;

@@ -1,5 +1,5 @@
-/* AWS credentials in CONTRACT.md's order: the environment
- * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the
+/* AWS credentials in the order the AWS SDKs look for them (zoom2s3.conf(5)):
+ * the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the
  * config file's aws_access_key_id / aws_secret_access_key /
  * aws_session_token, then the shared credentials file
  * (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials; profile AWS_PROFILE,

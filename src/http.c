@@ -534,7 +534,8 @@ static struct curl_slist *hop_headers(struct exchange *x, bool *failed)
 			log_event(LOG_WARNING, "http_authorization_refused",
 				  "reason=\"the credential holds bytes a header cannot carry: "
 				  "not sent\"");
-		else if (http_same_origin(x->url, req->url) &&
+		else if ((x->url == req->url || strcmp(x->url, req->url) == 0 ||
+			  http_same_origin(x->url, req->url)) &&
 			 append_line(&list, "Authorization", req->authorization) < 0)
 			goto oom;
 	}
@@ -671,7 +672,7 @@ static CURLcode run_hop(struct exchange *x, enum http_method method)
 {
 	struct http_response *resp = x->resp;
 	struct curl_slist *headers;
-	char host[256];
+	char host[256], what[128], id[HTTP_REQUEST_ID_MAX + 8];
 	bool failed;
 	CURLcode rc;
 
@@ -692,9 +693,10 @@ static CURLcode run_hop(struct exchange *x, enum http_method method)
 		snprintf(x->client->errbuf, CURL_ERROR_SIZE, "the answer's headers were cut short");
 	}
 	host_of(x->url, host, sizeof host);
-	log_event(LOG_DEBUG, "http_request", "method=%s host=%s status=%ld curl=%d%s%s",
-		  method_name(method), host, resp->status, (int)rc,
-		  resp->request_id[0] ? " request_id=" : "", resp->request_id);
+	log_event(LOG_DEBUG, "http_request", "what=%s method=%s host=%s status=%ld curl=%d%s%s",
+		  log_q(x->req->what ? x->req->what : "?", what, sizeof what), method_name(method),
+		  host, resp->status, (int)rc, resp->request_id[0] ? " request_id=" : "",
+		  log_q(resp->request_id, id, sizeof id));
 	curl_slist_free_all(headers);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "jsonget.h"
 
 /* Nesting deeper than this is refused (json-c's own default too). */
 #define JOB_MAX_DEPTH 32
@@ -230,24 +231,9 @@ const char *job_get_str(const struct job *job, const char *name)
 	return json_object_get_string(value);
 }
 
-/* A JSON integer that fits int64. json-c keeps integers above INT64_MAX as
- * unsigned; those do not fit and are refused, not clamped. */
-static int int_value(struct json_object *value, int64_t *out)
-{
-	int64_t v;
-
-	if (!value || !json_object_is_type(value, json_type_int))
-		return -1;
-	v = json_object_get_int64(value);
-	if (v == INT64_MAX && json_object_get_uint64(value) > (uint64_t)INT64_MAX)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int job_get_int(const struct job *job, const char *name, int64_t *out)
 {
-	return int_value(field(job, name), out);
+	return jsonget_int64_of(field(job, name), out);
 }
 
 int job_get_time(const struct job *job, const char *name, time_t *out)
@@ -316,7 +302,7 @@ int job_part_get(const struct job *job, size_t i, int *number, const char **etag
 	part = json_object_array_get_idx(parts, i);
 	if (!part || !json_object_is_type(part, json_type_object))
 		return -1;
-	if (!json_object_object_get_ex(part, "part", &value) || int_value(value, &n) != 0 ||
+	if (!json_object_object_get_ex(part, "part", &value) || jsonget_int64_of(value, &n) != 0 ||
 	    n < 1 || n > 10000)
 		return -1;
 	*number = (int)n;
@@ -324,7 +310,7 @@ int job_part_get(const struct job *job, size_t i, int *number, const char **etag
 	    !json_object_is_type(value, json_type_string))
 		return -1;
 	*etag = json_object_get_string(value);
-	if (!json_object_object_get_ex(part, "size", &value) || int_value(value, size) != 0 ||
+	if (!json_object_object_get_ex(part, "size", &value) || jsonget_int64_of(value, size) != 0 ||
 	    *size < 0)
 		return -1;
 	return 0;

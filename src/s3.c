@@ -538,6 +538,7 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 			    struct s3_resp *resp, struct result *r)
 {
 	struct s3_signed *sr = calloc(1, sizeof *sr);
+	char id[HTTP_REQUEST_ID_MAX + 8];
 	enum outcome o;
 
 	memset(resp, 0, sizeof *resp);
@@ -545,8 +546,8 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 	c->code[0] = '\0';
 	c->gone = false;
 	if (!sr)
-		o = result_set(r, OUTCOME_RETRY, "out of memory");
-	else if (c->stop && *c->stop)
+		return result_set(r, OUTCOME_RETRY, "out of memory");
+	if (c->stop && *c->stop)
 		o = result_set(r, OUTCOME_RETRY, "stopped");
 	else
 		o = awscreds_get(c->creds, &c->cred, r);
@@ -564,12 +565,14 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 		http_run(c->http, &hr, &resp->h);
 		read_headers(resp);
 		c->status = resp->h.status;
+		log_event(LOG_DEBUG, "s3_request", "op=%s status=%ld curl=%d%s%s", req->op,
+			  resp->h.status, resp->h.curl_code,
+			  resp->h.request_id[0] ? " request_id=" : "",
+			  log_q(resp->h.request_id, id, sizeof id));
 		o = classify(c, req, resp, r);
 	}
-	if (sr) {
-		explicit_bzero(sr->auth, sizeof sr->auth);
-		free(sr->url);
-	}
+	explicit_bzero(sr->auth, sizeof sr->auth);
+	free(sr->url);
 	free(sr);
 	return o;
 }
@@ -877,10 +880,12 @@ enum outcome s3_mpu_list_uploads(struct s3_client *c, const char *key,
 	char *key_marker = calloc(1, 4096), id_marker[S3_UPLOAD_ID_MAX] = "";
 	char keybuf[KEY_SHOWN + 4];
 	size_t cap = 0;
-	enum outcome o = key_marker ? OUTCOME_DONE : result_set(r, OUTCOME_RETRY, "out of memory");
+	enum outcome o = OUTCOME_DONE;
 
 	*uploads = NULL;
 	*n = 0;
+	if (!key_marker)
+		return result_set(r, OUTCOME_RETRY, "out of memory");
 	for (int page = 0; o == OUTCOME_DONE; page++) {
 		struct s3_req req = {.op = "ListMultipartUploads", .method = "GET"};
 		struct s3_resp resp;

@@ -43,7 +43,8 @@ enum outcome zoomapi_call(struct zoomapi *api, const struct http_request *req,
 
 		memset(resp, 0, sizeof *resp);
 		api->requests++;
-		kind = zoomauth_api_call(api->za, api->client, req, resp, res);
+		kind = zoomauth_api_request(api->za, api->client, req->method, req->url, req->what,
+					    resp, res);
 		if (kind != OUTCOME_DONE || resp->status != 429)
 			return kind;
 		delay = zoomapi_delay(resp->retry_after, try);

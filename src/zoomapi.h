@@ -1,5 +1,5 @@
 /* Zoom's REST API as zoom2s3ctl backfill and the spooler's retention call
- * it: each request made with the app's token (zoomauth_api_call, one
+ * it: each request made with the app's token (zoomauth_api_request, one
  * refresh after a 401), and a 429 waited out (its Retry-After, else a
  * growing delay) and tried again, a bounded number of times. Counts what it
  * sent, for the backfill's summary and the bench. */
@@ -38,10 +38,10 @@ struct zoomapi {
 	long waited;                  /* seconds spent waiting them out */
 };
 
-/* One request (req->url, method; the Bearer is set here). OUTCOME_DONE when
+/* One request (req->url, req->method, req->what; the Bearer is the app's). OUTCOME_DONE when
  * an answer other than 429 arrived (resp->status says which); a 429 still
  * answered after max_tries, or whose Retry-After is over max_wait, is
- * OUTCOME_RETRY with why in res; a transport failure as zoomauth_api_call
+ * OUTCOME_RETRY with why in res; a transport failure as zoomauth_api_request
  * reports it. resp needs http_response_free. */
 enum outcome zoomapi_call(struct zoomapi *api, const struct http_request *req,
 			  struct http_response *resp, struct result *res);

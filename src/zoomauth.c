@@ -513,13 +513,12 @@ static enum outcome link_refused(const struct http_response *resp, bool oauth,
 			  "Zoom's recordings API answered %s", text);
 }
 
-/* One request of Zoom's API with the current API token; *token keeps the
- * token used, for a refresh after a 401. */
+/* One request with the current API token; token keeps the token used,
+ * for a refresh after a 401. */
 static enum outcome api_ask(struct zoomauth *za, struct http_client *client,
-			    const struct http_request *base, char *token, size_t tokensize,
+			    struct http_request *req, char *token, size_t tokensize,
 			    struct http_response *resp, struct result *res)
 {
-	struct http_request req = *base;
 	char *auth = NULL, *refused = NULL;
 	enum outcome kind;
 
@@ -533,8 +532,9 @@ static enum outcome api_ask(struct zoomauth *za, struct http_client *client,
 		auth = NULL;
 		goto out;
 	}
-	req.authorization = auth;
-	kind = api_call(client, &req, resp, res);
+	req->authorization = auth;
+	kind = api_call(client, req, resp, res);
+	req->authorization = NULL;
 out:
 	if (auth) {
 		explicit_bzero(auth, strlen(auth));
@@ -547,19 +547,20 @@ out:
 	return kind;
 }
 
-enum outcome zoomauth_api_call(struct zoomauth *za, struct http_client *client,
-			       const struct http_request *req, struct http_response *resp,
-			       struct result *res)
+enum outcome zoomauth_api_request(struct zoomauth *za, struct http_client *client,
+				  enum http_method method, const char *url, const char *what,
+				  struct http_response *resp, struct result *res)
 {
+	struct http_request req = { .what = what, .method = method, .url = url };
 	char token[ZOOMAUTH_TOKEN_MAX] = "";
 	enum outcome kind;
 
-	kind = api_ask(za, client, req, token, sizeof token, resp, res);
+	memset(resp, 0, sizeof *resp);
+	kind = api_ask(za, client, &req, token, sizeof token, resp, res);
 	if (kind == OUTCOME_DONE && resp->status == 401 && zoomauth_has_oauth(za)) {
 		http_response_free(resp);
-		memset(resp, 0, sizeof *resp);
 		/* token now names the refused one: the next call replaces it. */
-		kind = api_ask(za, client, req, token, sizeof token, resp, res);
+		kind = api_ask(za, client, &req, token, sizeof token, resp, res);
 	}
 	explicit_bzero(token, sizeof token);
 	return kind;
@@ -570,7 +571,6 @@ enum outcome zoomauth_fresh_link(struct zoomauth *za, struct http_client *client
 				 char **download_url, char **download_token, struct result *res)
 {
 	struct http_response resp = { 0 };
-	struct http_request req = { .what = "Zoom's recordings API", .method = HTTP_GET };
 	char *url = NULL;
 	enum outcome kind;
 
@@ -582,8 +582,8 @@ enum outcome zoomauth_fresh_link(struct zoomauth *za, struct http_client *client
 	url = recordings_url(za->cfg->zoom_api_url, meeting_uuid);
 	if (!url)
 		goto out;
-	req.url = url;
-	kind = zoomauth_api_call(za, client, &req, &resp, res);
+	kind = zoomauth_api_request(za, client, HTTP_GET, url, "Zoom's recordings API", &resp,
+				    res);
 	if (kind != OUTCOME_DONE)
 		goto out;
 	if (resp.status == 200)

@@ -44,14 +44,15 @@ bool zoomauth_has_jwt(const struct zoomauth *za);
 enum outcome zoomauth_api_token(struct zoomauth *za, struct http_client *client,
 				const char *refused, char *buf, size_t size, struct result *res);
 
-/* One request of Zoom's REST API (req->url, method, headers...) with the
- * app's token as Bearer (req->authorization is ignored): a 401 answered to
- * the OAuth token gets a new token and one more try. OUTCOME_DONE whenever
- * an answer arrived, whatever its status (resp->status says); otherwise the
- * transport error's outcome in res. resp needs http_response_free. */
-enum outcome zoomauth_api_call(struct zoomauth *za, struct http_client *client,
-			       const struct http_request *req, struct http_response *resp,
-			       struct result *res);
+/* One request to Zoom's API (GET, DELETE, ...) at url with the app's
+ * token (zoomauth_api_token); a 401 renews the OAuth token and asks once
+ * more. DONE whenever an answer came, whatever its status (the caller reads
+ * resp->status, resp->retry_after, resp->body); otherwise the transport's
+ * outcome with res->why naming what ("Zoom's users API"). resp needs
+ * http_response_free either way. Build paths with pctenc_zoom_uuid. */
+enum outcome zoomauth_api_request(struct zoomauth *za, struct http_client *client,
+				  enum http_method method, const char *url, const char *what,
+				  struct http_response *resp, struct result *res);
 
 /* Asks GET {zoom_api_url}/meetings/{uuid, double-encoded}/recordings
  * ?include_fields=download_access_token for the file's current link.

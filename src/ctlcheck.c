@@ -394,6 +394,21 @@ out:
 	zoomauth_free(za);
 }
 
+/* webhook_secret_token_previous is for the time of a change only. */
+static void check_previous_secret(struct checker *k, const struct config *cfg)
+{
+	if (!cfg->webhook_secret_token_previous)
+		return;
+	if (cfg->webhook_secret_token &&
+	    strcmp(cfg->webhook_secret_token, cfg->webhook_secret_token_previous) == 0)
+		report(k, WARN, "webhook_secret_token_previous is webhook_secret_token itself: "
+				"remove it");
+	else
+		report(k, WARN, "webhook_secret_token_previous is set: signatures made with it are "
+				"still accepted; remove it once the responder's log no longer says "
+				"\"signed with webhook_secret_token_previous\"");
+}
+
 /* zoom_after_upload: what the spooler will remove, and the scope it needs. */
 static void check_retention(struct checker *k, const struct config *cfg)
 {
@@ -450,6 +465,7 @@ int ctlcheck_run(const char *path, bool online, FILE *out)
 	report(&k, OK, "config %s: every key is known and every value good", path);
 	check_file_mode(&k, path, &cfg);
 	check_roles(&k, &cfg);
+	check_previous_secret(&k, &cfg);
 	check_spool(&k, &cfg);
 	check_metrics_file(&k, &cfg);
 	if (cfg.s3_bucket) {

@@ -96,6 +96,14 @@ static void test_run(void)
 							  "Zoom app"),
 	   "retention without a Zoom app FAILs");
 	snprintf(text, sizeof text,
+		 "spool_dir = %s\nwebhook_secret_token = newTOKENnew\n"
+		 "webhook_secret_token_previous = oldTOKENold\n", spool);
+	write_file(conf, text, 0640);
+	ok(run(conf, out, sizeof out) == 0 &&
+		   strstr(out, "WARN webhook_secret_token_previous is set") &&
+		   !strstr(out, "oldTOKENold") && !strstr(out, "newTOKENnew"),
+	   "webhook_secret_token_previous: a reminder to remove it, no token shown");
+	snprintf(text, sizeof text,
 		 "spool_dir = %s\ns3_bucket = b\naws_access_key_id = AKIATEST\n"
 		 "aws_secret_access_key = topSECRETkey\nzoom_api_key = k\nzoom_api_secret = jwtSECRET\n",
 		 spool);

@@ -328,6 +328,21 @@ def case_users(tap, rig):
     tap.eq(meetings_in(r.lines), ["B", "H", "L"], "--user ID twice: both users' files")
 
 
+def case_jwt(tap, rig):
+    """The legacy JWT app serves too: an HS256 token signed here."""
+    conf = os.path.join(rig.root, "jwt.conf")
+    with open(rig.config_path) as f:
+        lines = [ln for ln in f if not ln.startswith(("zoom_account_id", "zoom_client"))]
+    with open(conf, "w") as f:
+        f.writelines(lines + ["zoom_api_key = fz-api-key\n", "zoom_api_secret = fz-api-secret\n"])
+    since = rig.fz.log()["requests"][-1]["seq"]
+    r = backfill(rig, "--since", "3d", "--user", "U1", "--dry-run", config=conf)
+    reqs = [e for e in rig.fz.requests(since=since) if e.get("kind") == "user_recordings"]
+    tap.ok(r.rc == 0 and reqs and all(e.get("auth_kind") == "jwt" and e.get("auth_ok")
+                                      for e in reqs) and r.names("exists"),
+           "a legacy JWT app: the listing accepts its token", r.diag())
+
+
 def case_host_email(tap, rig):
     """key_template with {host_email}; the listing leaves host_email out."""
     conf_text = open(rig.config_path).read().replace(
@@ -475,6 +490,7 @@ def body(tap, rig):
     case_same_as_webhook(tap, rig)
     case_rerun(tap, rig)
     case_users(tap, rig)
+    case_jwt(tap, rig)
     case_host_email(tap, rig)
     case_failures(tap, rig)
     case_check_config(tap, rig)

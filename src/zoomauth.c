@@ -304,6 +304,7 @@ static enum outcome api_call(struct http_client *client, struct http_request *re
 	req->n_headers = req->body ? 2 : 1;
 	req->connect_timeout_ms = 30000;
 	req->timeout_ms = 60000;
+	req->max_body = ZOOMAUTH_ANSWER_MAX;
 	http_run(client, req, resp);
 	if (resp->answered && !resp->error[0])
 		return result_set(res, OUTCOME_DONE, "%s", "");

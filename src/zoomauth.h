@@ -25,6 +25,9 @@
 #define ZOOMAUTH_EARLY 60        /* a token is renewed this long before it expires */
 #define ZOOMAUTH_JWT_TTL 3600    /* seconds a generated JWT is valid */
 #define ZOOMAUTH_TOKEN_MAX 4096
+/* The longest answer of Zoom's APIs kept (a page of 300 meetings' recordings
+ * is a few MB); a longer one is an error, RETRY. */
+#define ZOOMAUTH_ANSWER_MAX (16 * 1024 * 1024)
 
 struct zoomauth; /* one per process, shared by the worker threads */
 

@@ -14,6 +14,7 @@
 struct seen {
 	char target[2048];
 	char auth[512];
+	char agent[128];
 	int requests;
 	size_t body_len;
 	char body[4096];
@@ -38,6 +39,8 @@ static void handler(void *ctx, const struct httpstub_request *req, int fd)
 	snprintf(s->target, sizeof s->target, "%s", t);
 	if (!httpstub_header(req, "Authorization", s->auth, sizeof s->auth))
 		s->auth[0] = '\0';
+	if (!httpstub_header(req, "User-Agent", s->agent, sizeof s->agent))
+		s->agent[0] = '\0';
 	s->body_len = req->body_len;
 	snprintf(s->body, sizeof s->body, "%.*s", (int)req->body_len, req->body ? req->body : "");
 	snprintf(other, sizeof other, "http://localhost:%d/ok", s->port);
@@ -120,6 +123,7 @@ static void test_capture(void)
 	is_int(http_run(client, &req, &resp), OUTCOME_DONE, "200: done");
 	is_int(resp.status, 200, "status kept");
 	is_str(resp.body, "hello", "body captured");
+	is_str(seen.agent, PACKAGE_NAME "/" PACKAGE_VERSION, "User-Agent: zoom2s3/VERSION");
 	is_str(resp.request_id, "RID1 ID2==", "x-amz-request-id and x-amz-id-2 kept");
 	is_str(http_header(&resp, "x-AMZ-request-id"), "RID1", "a header by any case");
 	is_str(resp.content_type, "text/plain", "Content-Type kept");

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "httpstub.h"
 #include "log.h"
+#include "pctenc.h"
 #include "spool.h"
 #include "tap.h"
 #include "zoomauth.h"
@@ -279,6 +281,93 @@ static void test_note_token(void)
 	is_str(log_scrub(line, sizeof line), "t=***", "a job's download_token is registered");
 }
 
+/* ---- zoomauth_api_request against a stub Zoom ---- */
+
+struct zoom_stub {
+	int tokens;          /* OAuth tokens handed out */
+	int api_calls;
+	char method[16], target[2048], auth[256];
+};
+
+static void zoom_handler(void *ctx, const struct httpstub_request *req, int fd)
+{
+	struct zoom_stub *z = ctx;
+	char body[128];
+	int n;
+
+	if (strcmp(req->target, "/oauth/token") == 0) {
+		z->tokens++;
+		n = snprintf(body, sizeof body, "{\"access_token\":\"tok-%d\",\"expires_in\":3600}",
+			     z->tokens);
+		httpstub_reply(fd, 200, "Content-Type: application/json\r\n", body, (size_t)n);
+		return;
+	}
+	z->api_calls++;
+	snprintf(z->method, sizeof z->method, "%s", req->method);
+	snprintf(z->target, sizeof z->target, "%s", req->target);
+	if (!httpstub_header(req, "Authorization", z->auth, sizeof z->auth))
+		z->auth[0] = '\0';
+	if (strstr(req->target, "/busy"))
+		httpstub_reply(fd, 429, "Retry-After: 9\r\nx-zm-trackingid: ZM42\r\n", "", 0);
+	else if (strcmp(z->auth, "Bearer tok-1") == 0) /* the first token is refused */
+		httpstub_reply(fd, 401, NULL, "{\"code\":124}", 12);
+	else
+		httpstub_reply(fd, 204, NULL, "", 0);
+}
+
+static void test_api_request(void)
+{
+	struct zoom_stub z = { 0 };
+	struct config cfg = { .zoom_account_id = "acc", .zoom_client_id = "cid",
+			      .zoom_client_secret = "csecret" };
+	struct http_client *client = http_client_new(NULL);
+	struct http_response resp;
+	struct httpstub srv;
+	struct zoomauth *za;
+	struct result res;
+	char oauth[96], api[96], url[512], enc[128];
+
+	if (!ok(client && httpstub_start(&srv, zoom_handler, &z) == 0, "stub Zoom starts")) {
+		http_client_free(client);
+		return;
+	}
+	snprintf(oauth, sizeof oauth, "http://127.0.0.1:%d/oauth/token", srv.port);
+	snprintf(api, sizeof api, "http://127.0.0.1:%d/v2", srv.port);
+	cfg.zoom_oauth_url = oauth;
+	cfg.zoom_api_url = api;
+	za = zoomauth_new(&cfg, NULL);
+	ok(pctenc_zoom_uuid("/ab+c==", enc, sizeof enc) > 0, "uuid encoded");
+	snprintf(url, sizeof url, "%s/meetings/%s/recordings/F1?action=trash", api, enc);
+	is_int(zoomauth_api_request(za, client, HTTP_DELETE, url, "Zoom's recordings API", &resp,
+				    &res), OUTCOME_DONE, "DELETE: an answer came");
+	is_int(resp.status, 204, "after one 401, the renewed token was taken");
+	is_int(z.tokens, 2, "two OAuth tokens were asked for");
+	is_str(z.method, "DELETE", "the method");
+	is_str(z.target, "/v2/meetings/%252Fab%252Bc%253D%253D/recordings/F1?action=trash",
+	       "the double-encoded uuid in the path");
+	is_str(z.auth, "Bearer tok-2", "the renewed token as Bearer");
+	http_response_free(&resp);
+
+	snprintf(url, sizeof url, "%s/busy", api);
+	is_int(zoomauth_api_request(za, client, HTTP_GET, url, "Zoom's users API", &resp, &res),
+	       OUTCOME_DONE, "GET answered 429: an answer");
+	ok(resp.status == 429 && resp.retry_after == 9, "429 with its Retry-After");
+	is_str(resp.request_id, "ZM42", "Zoom's tracking id kept for the log");
+	is_int(z.tokens, 2, "the cached token served");
+	http_response_free(&resp);
+	zoomauth_free(za);
+	httpstub_stop(&srv);
+
+	za = zoomauth_new(&cfg, NULL); /* nothing listens there now */
+	is_int(zoomauth_api_request(za, client, HTTP_GET, url, "Zoom's users API", &resp, &res),
+	       OUTCOME_RETRY, "no Zoom: retry");
+	ok(strstr(res.why, "Zoom's OAuth endpoint could not be reached") != NULL,
+	   "why says what could not be reached");
+	http_response_free(&resp);
+	zoomauth_free(za);
+	http_client_free(client);
+}
+
 int main(void)
 {
 	log_init("test_zoomauth", LOG_DEST_STDERR, false);
@@ -291,6 +380,8 @@ int main(void)
 	test_cache_use();
 	test_jwt_app();
 	test_note_token();
+	setenv("NO_PROXY", "127.0.0.1,localhost", 1); /* the stub is on loopback */
+	test_api_request();
 	curl_global_cleanup();
 	return done_testing();
 }

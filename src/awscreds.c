@@ -1,4 +1,7 @@
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -394,20 +397,46 @@ static int url_host(const char *url, char *out, size_t size)
 	return 0;
 }
 
-/* Loopback (127.0.0.0/8, ::1, localhost) or the ECS/EKS agents' addresses:
- * where the SDKs let plain http carry container credentials. */
+/* An address where the SDKs let plain http carry container credentials:
+ * loopback (127.0.0.0/8, ::1), the ECS agent (169.254.170.2), EKS Pod
+ * Identity (169.254.170.23, fd00:ec2::23). */
+static bool container_addr_ok(int family, const void *addr)
+{
+	static const unsigned char eks6[16] = { 0xfd, 0x00, 0x0e, 0xc2, [15] = 0x23 };
+	const unsigned char *a = addr;
+
+	if (family == AF_INET)
+		return a[0] == 127 || (a[0] == 169 && a[1] == 254 && a[2] == 170 &&
+				       (a[3] == 2 || a[3] == 23));
+	return family == AF_INET6 &&
+	       (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)addr) ||
+		memcmp(a, eks6, 16) == 0);
+}
+
+/* host as an address literal, else every address it resolves to, is
+ * allowed (as the SDKs check a name: all its addresses). */
 static bool container_host_ok(const char *host)
 {
-	static const char *const allowed[] = { "localhost", "::1", "169.254.170.2",
-					       "169.254.170.23", "fd00:ec2::23" };
-	unsigned a, b, c, d;
-	char tail;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *list = NULL;
+	unsigned char addr[16];
+	bool ok = true;
 
-	for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
-		if (strcasecmp(host, allowed[i]) == 0)
-			return true;
-	return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 &&
-	       b < 256 && c < 256 && d < 256;
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return container_addr_ok(AF_INET, addr);
+	if (inet_pton(AF_INET6, host, addr) == 1)
+		return container_addr_ok(AF_INET6, addr);
+	if (getaddrinfo(host, NULL, &hints, &list) != 0)
+		return false;
+	for (const struct addrinfo *ai = list; ai && ok; ai = ai->ai_next)
+		ok = ai->ai_family == AF_INET
+			     ? container_addr_ok(AF_INET,
+						 &((struct sockaddr_in *)ai->ai_addr)->sin_addr)
+		     : ai->ai_family == AF_INET6
+			     ? container_addr_ok(AF_INET6,
+						 &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr)
+			     : false;
+	freeaddrinfo(list);
+	return ok;
 }
 
 int awscreds_container_url(const char *relative, const char *full, char *out, size_t size,
@@ -438,8 +467,8 @@ int awscreds_container_url(const char *relative, const char *full, char *out, si
 	if (strncasecmp(full, "http://", 7) == 0 && !container_host_ok(host)) {
 		snprintf(why, whylen,
 			 "AWS_CONTAINER_CREDENTIALS_FULL_URI names host %.100s: plain http is "
-			 "allowed only to a loopback address, 169.254.170.2, 169.254.170.23 or "
-			 "fd00:ec2::23 (use https)",
+			 "allowed only to a host whose addresses are all loopback, 169.254.170.2, "
+			 "169.254.170.23 or fd00:ec2::23 (else use https)",
 			 host);
 		return -1;
 	}

@@ -134,9 +134,10 @@ int awscreds_parse_sts(const char *xml, size_t len, struct aws_credentials *out,
 		       size_t whylen);
 
 /* The container credentials URL from the RELATIVE_URI and FULL_URI
- * variables' values (either may be NULL): 1 with it in out, 0 when neither
- * is set, -1 with why when FULL_URI names a host the SDKs refuse (plain http
- * to anything but loopback, 169.254.170.2, 169.254.170.23 or fd00:ec2::23). */
+ * variables' values (either may be NULL; RELATIVE_URI first): 1 with it in
+ * out, 0 when neither is set, -1 with why when FULL_URI names a host the
+ * SDKs refuse: plain http to a host that is not, or a name that does not
+ * resolve only to, loopback, 169.254.170.2, 169.254.170.23 or fd00:ec2::23. */
 int awscreds_container_url(const char *relative, const char *full, char *out, size_t size,
 			   char *why, size_t whylen);
 

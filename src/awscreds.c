@@ -1369,6 +1369,20 @@ static int run_chain(struct awscreds *ac, struct aws_credentials *out, struct re
 	return from_imds(ac, out, note, notelen);
 }
 
+/* Every failure says "AWS credentials", the phrase by which the operator's
+ * table and the metrics (metrics.c) class it. */
+static void name_the_problem(struct result *r)
+{
+	static const char prefix[] = "AWS credentials: ";
+	size_t keep = sizeof r->why - sizeof prefix; /* the end of a long reason goes */
+
+	if (strlen(r->why) < keep)
+		keep = strlen(r->why);
+	memmove(r->why + sizeof prefix - 1, r->why, keep);
+	r->why[sizeof prefix - 1 + keep] = '\0';
+	memcpy(r->why, prefix, sizeof prefix - 1);
+}
+
 enum outcome awscreds_get(struct awscreds *ac, struct aws_credentials *out, struct result *r)
 {
 	char note[2048] = "";
@@ -1380,6 +1394,8 @@ enum outcome awscreds_get(struct awscreds *ac, struct aws_credentials *out, stru
 	pthread_mutex_unlock(&ac->lock);
 	if (rc == 0)
 		result_set(r, OUTCOME_RETRY, "no AWS credentials: %s", note);
+	if (rc < 0 && !strstr(r->why, "AWS credentials"))
+		name_the_problem(r);
 	if (rc <= 0) {
 		awscreds_clear(out);
 		return OUTCOME_RETRY;

@@ -630,6 +630,8 @@ static void test_web_identity(const char *dir)
 	ok(get_once(NULL, &c, &r) == OUTCOME_RETRY && strstr(r.why, "InvalidIdentityToken") &&
 		   strstr(r.why, "arn:aws:iam::123456789012:role/zoom2s3") && no_secret(r.why),
 	   "STS refusing: retry naming the role and STS's code, not the token");
+	ok(strncmp(r.why, "AWS credentials: ", 17) == 0,
+	   "  the message starts \"AWS credentials\" (how operators and metrics class it)");
 	tap_diag(r.why);
 	httpstub_stop(&srv);
 	ok(get_once(NULL, &c, &r) == OUTCOME_RETRY && strstr(r.why, "STS"),
@@ -707,6 +709,7 @@ static void test_process(const char *dir)
 	ok(get_once(NULL, &c, &r) == OUTCOME_RETRY && strstr(r.why, "status 3") &&
 		   strstr(r.why, "credential_process") && no_secret(r.why),
 	   "a process that fails (named in the credentials file) stops the chain: %s", r.why);
+	ok(strncmp(r.why, "AWS credentials: ", 17) == 0, "  the message starts \"AWS credentials\"");
 	unlink(credfile);
 	snprintf(text, sizeof text, "[default]\naws_access_key_id = AKIDCONFFILE\n"
 				    "aws_secret_access_key = conf-secret-2\n");
@@ -807,6 +810,7 @@ static void test_container(const char *dir)
 	ok(get_once(NULL, &c, &r) == OUTCOME_RETRY && strstr(r.why, "HTTP 500") &&
 		   !strstr(r.why, "instance metadata") && no_secret(r.why),
 	   "  a failing endpoint stops the chain before IMDS: %s", r.why);
+	ok(strncmp(r.why, "AWS credentials: ", 17) == 0, "  the message starts \"AWS credentials\"");
 	st.fail = 0;
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.1/creds", 1);
 	ok(get_once(NULL, &c, &r) == OUTCOME_RETRY && strstr(r.why, "192.0.2.1") && st.calls == 4,

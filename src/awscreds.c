@@ -920,14 +920,20 @@ static int run_process(const char *cmd, char *buf, size_t size, char *why, size_
 {
 	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 	posix_spawn_file_actions_t fa;
-	int fds[2], status = 0, rc = -1, err;
+	posix_spawnattr_t attr;
+	sigset_t none, pipe_only;
+	int fds[2], status = 0, rc = -1, err, waited;
 	pid_t pid = -1;
 
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		snprintf(why, whylen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
+	sigemptyset(&none);
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE); /* the spooler ignores it; the process must not */
+	if ((err = posix_spawn_file_actions_init(&fa)) != 0 ||
+	    (err = posix_spawnattr_init(&attr)) != 0) {
 		snprintf(why, whylen, "cannot start it: %s", strerror(err));
 		close(fds[0]);
 		close(fds[1]);
@@ -935,19 +941,27 @@ static int run_process(const char *cmd, char *buf, size_t size, char *why, size_
 	}
 	if ((err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
 	    (err = posix_spawn_file_actions_adddup2(&fa, fds[1], 1)) != 0 ||
-	    (err = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ)) != 0) {
+	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF |
+						   POSIX_SPAWN_SETSIGMASK)) != 0 ||
+	    (err = posix_spawnattr_setsigdefault(&attr, &pipe_only)) != 0 ||
+	    (err = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+	    (err = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ)) != 0) {
 		snprintf(why, whylen, "cannot start it: %s", strerror(err));
 		pid = -1;
 	}
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
 	if (pid > 0) {
 		rc = read_child(fds[0], buf, size, why, whylen);
 		if (rc < 0)
 			kill(pid, SIGKILL); /* our own child, by its pid */
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 			;
-		if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		if (rc == 0 && waited < 0) {
+			snprintf(why, whylen, "cannot learn how it ended: %s", strerror(errno));
+			rc = -1;
+		} else if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 			if (WIFEXITED(status))
 				snprintf(why, whylen, "it exited with status %d",
 					 WEXITSTATUS(status));

@@ -769,9 +769,15 @@ static int container_fetch(struct awscreds *ac, struct aws_credentials *out, cha
 		char reason[256];
 
 		if (fetch_http(ac, &req, answer, ANSWER_MAX, reason, sizeof reason) < 0) {
-			snprintf(why, whylen, "the container credentials endpoint %s gave none "
+			/* Its origin only: an ECS path names the task's credentials. */
+			const char *host = strstr(ac->container_url, "://");
+			int origin = (int)(host ? host + 3 - ac->container_url +
+							  strcspn(host + 3, "/?#")
+						: 0);
+
+			snprintf(why, whylen, "the container credentials endpoint %.*s gave none "
 					      "(%s)",
-				 ac->container_url, reason);
+				 origin, ac->container_url, reason);
 			goto out;
 		}
 	}

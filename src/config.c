@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "awscreds.h"
 #include "config.h"
 #include "keytmpl.h"
 #include "log.h"
@@ -834,6 +835,28 @@ static int check_retention(struct parser *p, enum config_role role)
 		    config_after_upload_name(cfg->zoom_after_upload));
 }
 
+/* The AWS SDKs' region and S3 endpoint, for a spooler whose file sets no
+ * s3_region or s3_endpoint (zoom2s3.conf(5)); checked as the keys are. */
+static int apply_aws_env(struct parser *p)
+{
+	char region[128], from[600], why[256];
+	const char *var, *url;
+	const struct key_def *k;
+
+	if (!key_line(p, "s3_region") &&
+	    awscreds_env_region(region, sizeof region, from, sizeof from) == 1) {
+		k = find_key("s3_region");
+		if (k->set(p->cfg, k, region, why, sizeof why) < 0)
+			return fail(p, 0, "%s (used as s3_region): expected %s", from, k->expect);
+	}
+	if (!key_line(p, "s3_endpoint") && (url = awscreds_env_endpoint(&var))) {
+		k = find_key("s3_endpoint");
+		if (k->set(p->cfg, k, url, why, sizeof why) < 0)
+			return fail(p, 0, "%s (used as s3_endpoint): expected %s", var, k->expect);
+	}
+	return 0;
+}
+
 int config_parse(const char *name, const char *text, size_t len, enum config_role role,
 		 struct config *cfg, char *err, size_t errlen)
 {
@@ -853,7 +876,8 @@ int config_parse(const char *name, const char *text, size_t len, enum config_rol
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	if (parse_lines(&p, copy, len) < 0 || check_required(&p, role) < 0 ||
-	    check_together(&p) < 0 || check_retention(&p, role) < 0)
+	    check_together(&p) < 0 || check_retention(&p, role) < 0 ||
+	    (role != CONFIG_RESPONDER && apply_aws_env(&p) < 0))
 		goto out;
 	if (!key_line(&p, "s3_path_style"))
 		cfg->s3_path_style = cfg->s3_endpoint != NULL;

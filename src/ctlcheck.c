@@ -177,7 +177,7 @@ static void check_spool_part(struct checker *k, struct spool *sp, const char *wh
 	const char *bad;
 	char om[160];
 
-	if (spool_stat(sp, what, &st) != 0) {
+	if (spool_stat(sp, what, &st) != SPOOL_OK) {
 		report(k, FAIL, "spool %s/%s: %s%s", sp->dir, what, strerror(errno),
 		       errno == ENOENT ? " (zoom2s3-spooler makes it on its first run, or see "
 					 "docs/DEPLOY.md)" : "");
@@ -199,11 +199,11 @@ static void check_spool(struct checker *k, const struct config *cfg)
 	struct stat top;
 	char err[512], members[512], om[160];
 
-	if (spool_open_inspect(&sp, cfg->spool_dir, err, sizeof err) != 0) {
+	if (spool_open_inspect(&sp, cfg->spool_dir, err, sizeof err) != SPOOL_OK) {
 		report(k, FAIL, "spool: %s", err);
 		return;
 	}
-	if (spool_stat(&sp, ".", &top) != 0) {
+	if (spool_stat(&sp, ".", &top) != SPOOL_OK) {
 		report(k, FAIL, "spool %s: %s", cfg->spool_dir, strerror(errno));
 		goto out;
 	}

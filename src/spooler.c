@@ -221,7 +221,7 @@ static void move_job(struct worker *w, struct claim *c, enum spool_state dest)
 	struct spooler *s = w->s;
 	char err[512];
 
-	if (spool_move(&s->sp, c, dest, err, sizeof err) != 0) {
+	if (spool_move(&s->sp, c, dest, err, sizeof err) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.move_failed", "job=%s to=%s error=\"%s\"", c->name,
 			  spool_state_dir(dest), err);
 		s->spool_broken = 1;
@@ -296,21 +296,21 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 {
 	struct spooler *s = w->s;
 	char err[512];
-	int got;
+	enum spool_result got;
 
 	if (item->from == SPOOL_CUR)
 		got = spool_adopt(&s->sp, item->name, c, err, sizeof err);
 	else
 		got = spool_claim(&s->sp, item->name, time(NULL), c, err, sizeof err);
-	if (got < 0) {
+	if (got == SPOOL_ERROR) {
 		/* Not the whole spool's fault (one unreadable file): the loop goes
 		 * on, but the run's exit status says the spool needs a look. */
 		log_event(LOG_ERR, "spool.claim_failed", "job=%s error=\"%s\"", item->name, err);
 		s->claim_errors = 1;
 	}
-	if (got == 2)
+	if (got == SPOOL_SHELVED)
 		count_failed(s); /* it did not parse: spool.c put it in failed/ */
-	if (got != 1)
+	if (got != SPOOL_CLAIMED)
 		return false;
 
 	if (item->from == SPOOL_CUR) {
@@ -329,7 +329,7 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 	} else if (retry_reset_if_requeued(c->job)) {
 		log_event(LOG_NOTICE, "job.requeued", "job=%s", c->name);
 	}
-	if (spool_update(&s->sp, c, err, sizeof err) != 0) {
+	if (spool_update(&s->sp, c, err, sizeof err) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.update_failed", "job=%s error=\"%s\"", c->name, err);
 		s->spool_broken = 1;
 		spool_release(c);
@@ -409,7 +409,7 @@ static int scan_state(struct spooler *s, enum spool_state st)
 	size_t n = 0;
 	int rc = 0;
 
-	if (spool_list(&s->sp, st, &names, &n) != 0) {
+	if (spool_list(&s->sp, st, &names, &n) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.scan_failed", "dir=%s", spool_state_dir(st));
 		return -1;
 	}
@@ -696,7 +696,7 @@ int main(int argc, char **argv)
 		log_event(LOG_ERR, "config.error", "error=\"%s\"", err);
 		return EXIT_USAGE;
 	}
-	if (spool_open(&s.sp, s.cfg.spool_dir, true, err, sizeof err) != 0) {
+	if (spool_open(&s.sp, s.cfg.spool_dir, true, err, sizeof err) != SPOOL_OK) {
 		fprintf(stderr, "zoom2s3-spooler: %s\n", err);
 		log_event(LOG_ERR, "spool.unusable", "error=\"%s\"", err);
 		config_free(&s.cfg);

@@ -240,7 +240,7 @@ static enum outcome save_job(struct transfer_worker *w, struct tjob *tj, struct 
 {
 	char err[512];
 
-	if (spool_update(w->sh->sp, tj->claim, err, sizeof err) != 0)
+	if (spool_update(w->sh->sp, tj->claim, err, sizeof err) != SPOOL_OK)
 		return result_set(r, OUTCOME_RETRY, "cannot record progress in the spool: %s", err);
 	return OUTCOME_DONE;
 }
@@ -898,10 +898,12 @@ static enum outcome key_hold(struct transfer_worker *w, const struct tjob *tj, i
 	char err[512];
 	bool waited;
 
-	*held = spool_lock_key(w->sh->sp, tj->key, w->stop, &waited, err, sizeof err);
-	if (*held == -2)
+	enum spool_result got =
+		spool_lock_key(w->sh->sp, tj->key, w->stop, held, &waited, err, sizeof err);
+
+	if (got == SPOOL_STOPPED)
 		return result_set(r, OUTCOME_RETRY, "stopped");
-	if (*held < 0)
+	if (got != SPOOL_OK)
 		return result_set(r, OUTCOME_RETRY, "%s", err);
 	if (waited)
 		log_event(LOG_INFO, "transfer.key_waited", "job=%s", tj->claim->name);

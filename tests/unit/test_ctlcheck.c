@@ -57,7 +57,7 @@ static void test_run(void)
 
 	snprintf(conf, sizeof conf, "%s/spooler.conf", root);
 	snprintf(spool, sizeof spool, "%s/spool", root);
-	if (spool_open(&sp, spool, true, err, sizeof err) != 0) {
+	if (spool_open(&sp, spool, true, err, sizeof err) != SPOOL_OK) {
 		printf("Bail out! %s\n", err);
 		exit(1);
 	}

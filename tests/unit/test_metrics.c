@@ -185,7 +185,7 @@ static void test_write(void)
 
 	snprintf(path, sizeof path, "%s/zoom2s3.prom", dir);
 	snprintf(spooldir, sizeof spooldir, "%s/spool", dir);
-	if (spool_open(&sp, spooldir, true, err, sizeof err) != 0) {
+	if (spool_open(&sp, spooldir, true, err, sizeof err) != SPOOL_OK) {
 		printf("Bail out! %s\n", err);
 		exit(1);
 	}

@@ -1,4 +1,4 @@
-/* AWS credentials in CONTRACT.md's order: the environment
+/* AWS credentials in the order the AWS SDKs use: the environment
  * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the
  * config file's aws_access_key_id / aws_secret_access_key /
  * aws_session_token, then the shared credentials file

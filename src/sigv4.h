@@ -1,6 +1,6 @@
 /* AWS Signature Version 4 (header form) for S3, computed by us: libcurl
  * 7.88's CURLOPT_AWS_SIGV4 canonicalises neither the path, nor the query,
- * nor the payload hash (notes/S3.md). Pure: no I/O, no clock, no globals.
+ * nor the payload hash. Pure: no I/O, no clock, no globals.
  *
  * S3 differs from the other services in two ways this module follows: the
  * path is encoded once (never twice) and never normalised ("a//b", "..").

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@ enum {
 #define METRICS_EVERY 60 /* seconds between metrics_file writes under --watch */
 #define MAX_WORKERS 64
 
+/* Set by the signal handler (or by run() when the workers cannot start);
+ * read by every thread. volatile sig_atomic_t is what a handler may write;
+ * the threads read it as a flag that only ever goes from 0 to 1. */
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop_signal(int sig)
@@ -49,7 +53,8 @@ struct work {
 };
 
 /* Names waiting for a worker, and the names queued or being worked on, so
- * an inotify event and a rescan never hand one job to two workers. */
+ * an inotify event and a rescan never hand one job to two workers. Every
+ * field is under mu. */
 struct queue {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -60,6 +65,10 @@ struct queue {
 	int closed;
 };
 
+/* Shared by the main thread and the workers. cfg, sp, shared and metrics
+ * are set before the workers start and only read after (sp's descriptors
+ * are used, never changed; metrics.c locks its own counters); nworkers is
+ * the main thread's alone; the rest says how each is shared. */
 struct spooler {
 	struct config cfg;
 	struct spool sp;
@@ -67,12 +76,14 @@ struct spooler {
 	struct transfer_shared *shared;
 	struct metrics *metrics; /* metrics_file; does nothing when unset */
 	int nworkers;
-	int failed_jobs;     /* went to failed/ in this run */
-	int spool_broken;    /* a move failed: the spool is unusable */
-	int claim_errors;    /* a job could not be read or claimed */
+	int failed_jobs;           /* under count_mu: went to failed/ in this run */
 	pthread_mutex_t count_mu;
+	atomic_bool spool_broken;  /* atomic: a move failed, the spool is unusable */
+	atomic_bool claim_errors;  /* atomic: a job could not be read or claimed */
 };
 
+/* One worker thread. s, tw and thread are set before it starts; tw's
+ * progress counters are atomic (transfer.c). */
 struct worker {
 	struct spooler *s;
 	struct transfer_worker *tw;
@@ -224,7 +235,7 @@ static void move_job(struct worker *w, struct claim *c, enum spool_state dest)
 	if (spool_move(&s->sp, c, dest, err, sizeof err) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.move_failed", "job=%s to=%s error=\"%s\"", c->name,
 			  spool_state_dir(dest), err);
-		s->spool_broken = 1;
+		atomic_store(&s->spool_broken, true);
 		spool_release(c);
 		return;
 	}
@@ -306,7 +317,7 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 		/* Not the whole spool's fault (one unreadable file): the loop goes
 		 * on, but the run's exit status says the spool needs a look. */
 		log_event(LOG_ERR, "spool.claim_failed", "job=%s error=\"%s\"", item->name, err);
-		s->claim_errors = 1;
+		atomic_store(&s->claim_errors, true);
 	}
 	if (got == SPOOL_SHELVED)
 		count_failed(s); /* it did not parse: spool.c put it in failed/ */
@@ -331,7 +342,7 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 	}
 	if (spool_update(&s->sp, c, err, sizeof err) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.update_failed", "job=%s error=\"%s\"", c->name, err);
-		s->spool_broken = 1;
+		atomic_store(&s->spool_broken, true);
 		spool_release(c);
 		return false;
 	}
@@ -395,7 +406,7 @@ static void *worker_main(void *arg)
 	struct work item;
 
 	/* After a failed move the spool is not to be trusted: take no more. */
-	while (!w->s->spool_broken && queue_pop(&w->s->q, &item)) {
+	while (!atomic_load(&w->s->spool_broken) && queue_pop(&w->s->q, &item)) {
 		run_one(w, &item);
 		queue_forget(&w->s->q, item.name);
 	}
@@ -490,7 +501,7 @@ static int watch_loop(struct spooler *s, struct worker *workers, bool live)
 			close(fd);
 		return -1;
 	}
-	while (!stop_requested && !s->spool_broken) {
+	while (!stop_requested && !atomic_load(&s->spool_broken)) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		time_t now = time(NULL);
 
@@ -656,7 +667,8 @@ static int run(struct spooler *s, const struct options *o)
 	if (live)
 		fprintf(stderr, "\r\033[K");
 	write_metrics(s);
-	if (loop_rc != 0 || s->spool_broken || s->claim_errors)
+	/* the workers are joined: what they counted is all there */
+	if (loop_rc != 0 || atomic_load(&s->spool_broken) || atomic_load(&s->claim_errors))
 		status = EXIT_SPOOL;
 	else
 		status = s->failed_jobs ? EXIT_SOME_FAILED : EXIT_ALL_GOOD;

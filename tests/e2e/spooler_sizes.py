@@ -144,7 +144,7 @@ def case_already_there(tap, rig):
     ka, kb = key_of(rig, "zthere"), key_of(rig, "zthere2")
     ea, eb = put_whole(rig, a, ka), put_whole(rig, b, kb)
     rig.enqueue(rig.job_for(a))
-    rig.write_job("cur", rig.job_for(b))  # abandoned: no process holds it
+    rig.abandon(rig.job_for(b))
     since = rig.fz.log()["requests"][-1]["seq"]
     r = rig.run("--once")
     tap.eq(r.rc, 0, "already there: exit status 0") or tap.diag(r.tail())

@@ -1,4 +1,4 @@
-/* config.c against CONTRACT.md's "Config file": defaults, every error kind
+/* config.c against zoom2s3.conf(5): defaults, every error kind
  * with its file:line, value syntax, roles, config_find_path, config_changed,
  * secrets kept out of messages and logs, the seed configuration and the
  * example file. Data files come from $top_srcdir/tests/data/config (the
@@ -216,7 +216,7 @@ static void test_seed(void)
 	const char *topic = "Week 3 [MATH101] Lecture";
 
 	for (int role = CONFIG_RESPONDER; role <= CONFIG_ANY; role++) {
-		if (!ok(config_load(data_path("seed.conf"), role, &c, err, sizeof err) == 0,
+		if (!ok(config_load(data_path("seed.conf"), (enum config_role)role, &c, err, sizeof err) == 0,
 			"the contract's seed configuration loads (role %d)", role))
 			printf("#   error: %s\n", err);
 		if (role != CONFIG_ANY)

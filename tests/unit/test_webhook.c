@@ -33,9 +33,12 @@ static void cfg_default(void)
 
 static void cfg_regex(const char *re)
 {
+	static char owned[256]; /* config's own type: a char * it may free */
+
 	if (cfg.topic_regex)
 		regfree(&cfg.topic_re);
-	cfg.topic_regex = (char *)re;
+	snprintf(owned, sizeof owned, "%s", re);
+	cfg.topic_regex = owned;
 	if (regcomp(&cfg.topic_re, re, REG_EXTENDED) != 0)
 		abort();
 }

@@ -386,7 +386,7 @@ const char *download_status_text(long status, char *buf, size_t size)
 
 struct download_client {
 	CURL *curl;
-	volatile sig_atomic_t *stop;
+	stop_flag_t *stop;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -416,7 +416,7 @@ enum fault {
 
 struct xfer {
 	const struct download_request *req;
-	volatile sig_atomic_t *client_stop;
+	stop_flag_t *client_stop;
 	struct download_result *out;
 	struct response resp;
 	bool decided;              /* the headers of a 200/206 were judged */
@@ -741,7 +741,7 @@ static int on_progress(void *vp, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 
 /* ---- client ---------------------------------------------------------------- */
 
-struct download_client *download_client_new(volatile sig_atomic_t *stop)
+struct download_client *download_client_new(stop_flag_t *stop)
 {
 	struct download_client *c = calloc(1, sizeof *c);
 
@@ -1106,7 +1106,7 @@ struct api_buf {
 	char *data;
 	size_t len, max;
 	bool over;
-	volatile sig_atomic_t *stop, *client_stop;
+	stop_flag_t *stop, *client_stop;
 	struct response resp;
 };
 

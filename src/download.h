@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "outcome.h"
+#include "stopflag.h"
 
 #define DOWNLOAD_MAX_REDIRECTS 5
 #define DOWNLOAD_HOST_MAX 256
@@ -45,7 +46,7 @@ struct download_client;
 
 /* stop: the worker's flag (NULL: none); every request of this client, API
  * calls included, stops at a safe point once it is set. */
-struct download_client *download_client_new(volatile sig_atomic_t *stop);
+struct download_client *download_client_new(stop_flag_t *stop);
 void download_client_free(struct download_client *client);
 
 /* Receives the body in order, from the requested offset on. Returns 0 to go
@@ -69,7 +70,7 @@ struct download_request {
 	void *sink_ctx;
 	download_progress_fn progress; /* NULL: none */
 	void *progress_ctx;
-	volatile sig_atomic_t *stop; /* NULL, or a flag besides the client's */
+	stop_flag_t *stop; /* NULL, or a flag besides the client's */
 	long connect_timeout;        /* seconds; 0: 30 */
 	long low_speed_time;         /* a stall is below low_speed_limit bytes/s for this long; 0: 60 */
 	long low_speed_limit;        /* bytes/s; 0: 1024 */
@@ -113,7 +114,7 @@ struct download_api_request {
 	size_t body_len;
 	size_t max_response;         /* 0: 1 MiB; a longer answer is an error */
 	long timeout;                /* whole exchange, seconds; 0: 60 */
-	volatile sig_atomic_t *stop; /* may be NULL */
+	stop_flag_t *stop; /* may be NULL */
 };
 
 struct download_api_response {

@@ -30,7 +30,7 @@
 struct s3_client {
 	const struct config *cfg;
 	struct awscreds *creds;
-	volatile sig_atomic_t *stop;
+	stop_flag_t *stop;
 	CURL *curl;
 	const char *scheme;        /* "http" or "https" */
 	char host[600];            /* the Host header: "[bucket.]host[:port]" */
@@ -398,7 +398,7 @@ static int setup_addressing(struct s3_client *c, char *err, size_t errlen)
 }
 
 struct s3_client *s3_client_new(const struct config *cfg, struct awscreds *creds,
-				volatile sig_atomic_t *stop, char *err, size_t errlen)
+				stop_flag_t *stop, char *err, size_t errlen)
 {
 	struct s3_client *c = calloc(1, sizeof *c);
 
@@ -566,7 +566,7 @@ static int on_seek(void *userp, curl_off_t offset, int origin)
 static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
-	volatile sig_atomic_t *stop = userp;
+	stop_flag_t *stop = userp;
 
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	return stop && *stop ? 1 : 0;

@@ -281,6 +281,7 @@ static enum spool_result locate(struct spool *sp, const char *name, enum spool_s
 	char path[REL_PATH_MAX];
 	struct stat st;
 
+	*where = SPOOL_NOWHERE;
 	for (size_t i = 0; i < N_JOB_STATES; i++) {
 		if (spool_rel_path(path, sizeof path, job_states[i], name) != SPOOL_OK)
 			return spool_fail(err, errlen, "job name too long: %s", name);
@@ -294,7 +295,6 @@ static enum spool_result locate(struct spool *sp, const char *name, enum spool_s
 		*where = job_states[i];
 		return SPOOL_OK;
 	}
-	*where = SPOOL_NOWHERE;
 	return SPOOL_OK;
 }
 
@@ -1236,7 +1236,7 @@ enum spool_result spool_stat(struct spool *sp, const char *what, struct stat *ou
 
 #define KEYLOCK_DIR ".keylocks"
 
-enum spool_result spool_lock_key(struct spool *sp, const char *key, volatile sig_atomic_t *stop,
+enum spool_result spool_lock_key(struct spool *sp, const char *key, stop_flag_t *stop,
 				 int *lockfd, bool *waited, char *err, size_t errlen)
 {
 	unsigned char digest[SHA256_LEN];

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "job.h"
+#include "stopflag.h"
 
 #define SPOOL_NAME_MAX 128
 
@@ -152,7 +153,7 @@ long spool_read_private(struct spool *sp, const char *name, char *buf, size_t si
  * lock (close it with spool_unlock_key); SPOOL_STOPPED when stop was set
  * while waiting; SPOOL_ERROR with err. *waited tells whether it had to
  * wait. */
-enum spool_result spool_lock_key(struct spool *sp, const char *key, volatile sig_atomic_t *stop,
+enum spool_result spool_lock_key(struct spool *sp, const char *key, stop_flag_t *stop,
 				 int *fd, bool *waited, char *err, size_t errlen);
 void spool_unlock_key(int fd);
 

@@ -35,10 +35,9 @@ enum {
 #define METRICS_EVERY 60 /* seconds between metrics_file writes under --watch */
 #define MAX_WORKERS 64
 
-/* Set by the signal handler (or by run() when the workers cannot start);
- * read by every thread. volatile sig_atomic_t is what a handler may write;
- * the threads read it as a flag that only ever goes from 0 to 1. */
-static volatile sig_atomic_t stop_requested;
+/* Atomic (stopflag.h): set by the signal handler (or by run() when the
+ * workers cannot start), read by every thread; it only goes from 0 to 1. */
+static stop_flag_t stop_requested;
 
 static void on_stop_signal(int sig)
 {

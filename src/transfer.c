@@ -69,7 +69,7 @@ struct uploader {
 
 struct transfer_worker {
 	struct transfer_shared *sh;
-	volatile sig_atomic_t *stop;
+	stop_flag_t *stop;
 	struct s3_client *s3;
 	struct download_client *dl;
 	unsigned char *buf;
@@ -173,7 +173,7 @@ static void *uploader_main(void *arg)
 }
 
 struct transfer_worker *transfer_worker_new(struct transfer_shared *sh,
-					    volatile sig_atomic_t *stop)
+					    stop_flag_t *stop)
 {
 	struct transfer_worker *w = calloc(1, sizeof *w);
 	char err[256] = "";

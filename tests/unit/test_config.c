@@ -813,13 +813,8 @@ int main(void)
 	}
 	snprintf(capture_path, sizeof capture_path, "%s/stderr", tmpdir);
 	fd = open(capture_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
-		perror("capture");
+	if (tap_capture_stderr(fd, capture_path) != 0)
 		return 1;
-	}
-	close(fd);
-	/* A sanitizer report goes there too: it is kept when something fails. */
-	printf("# stderr is captured in %s\n", capture_path);
 	setenv("ZOOM2S3_LOG", "stderr", 1);
 	log_init("test_config", LOG_DEST_AUTO, false);
 

@@ -134,12 +134,6 @@ int main(void)
 	unsetenv("AWS_SESSION_TOKEN");
 	test_modes();
 	test_run();
-	if (tap_failed == 0) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-		if (system(cmd) != 0)
-			tap_diag("could not remove the temporary directory");
-	}
+	tap_remove_dir(root);
 	return done_testing();
 }

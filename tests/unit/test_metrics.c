@@ -263,12 +263,6 @@ int main(void)
 	test_classify();
 	test_format_parse();
 	test_write();
-	if (tap_failed == 0) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			tap_diag("could not remove the temporary directory");
-	}
+	tap_remove_dir(dir);
 	return done_testing();
 }

@@ -22,7 +22,7 @@
 /* Which rename path this build of spool.c takes: test_spool links the
  * library's; test_spool_linkunlink is the same test linked with spool.c and
  * spoolrepair.c built with SPOOL_WITHOUT_RENAMEAT2, as on a system without
- * renameat2 (tests/unit/Makefile.am rules in the top Makefile.am). */
+ * renameat2 (Makefile.am). */
 #ifdef SPOOL_WITHOUT_RENAMEAT2
 #define PATH_LABEL "link+unlink"
 #else
@@ -30,13 +30,6 @@
 #endif
 
 /* ---- helpers ------------------------------------------------------------ */
-/* is_int with a printf-style name */
-#define is_intf(got, want, ...)                                                         \
-	do {                                                                            \
-		long long g_ = (long long)(got), w_ = (long long)(want);                \
-		if (!ok(g_ == w_, __VA_ARGS__))                                         \
-			printf("#   got:  %lld\n#   want: %lld\n", g_, w_);              \
-	} while (0)
 
 static char t_base[4096];
 static int spool_no;
@@ -646,11 +639,9 @@ static void test_adopt_update_move(void)
 	spool_close(&sp);
 }
 
-
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	char cmd[4200];
 
 	snprintf(t_base, sizeof t_base, "%s/test_spool.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(t_base)) {
@@ -665,8 +656,6 @@ int main(void)
 	test_enqueue_rollback();
 	test_claim();
 	test_adopt_update_move();
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t_base);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", t_base);
+	tap_remove_dir(t_base);
 	return done_testing();
 }

@@ -206,8 +206,9 @@ static enum spool_result check_state_dirs(struct spool *sp, bool create, char *e
 	return SPOOL_OK;
 }
 
-enum spool_result spool_open(struct spool *sp, const char *dir, bool create, char *err,
-			     size_t errlen)
+/* Opens spool_dir itself (made first, with create) into sp->dirfd. */
+static enum spool_result open_spool_dir(struct spool *sp, const char *dir, bool create,
+					char *err, size_t errlen)
 {
 	size_t len = strlen(dir);
 
@@ -219,15 +220,18 @@ enum spool_result spool_open(struct spool *sp, const char *dir, bool create, cha
 	if (create && make_dir(AT_FDCWD, dir, dir, err, errlen) != SPOOL_OK)
 		return SPOOL_ERROR;
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dirfd < 0) {
-		spool_fail(err, errlen, "cannot open spool_dir %s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	if (check_state_dirs(sp, create, err, errlen) != SPOOL_OK ||
-	    open_lock_file(sp, err, errlen) != SPOOL_OK)
-		goto fail;
+	if (sp->dirfd < 0)
+		return spool_fail(err, errlen, "cannot open spool_dir %s: %s", dir, strerror(errno));
 	return SPOOL_OK;
-fail:
+}
+
+enum spool_result spool_open(struct spool *sp, const char *dir, bool create, char *err,
+			     size_t errlen)
+{
+	if (open_spool_dir(sp, dir, create, err, errlen) == SPOOL_OK &&
+	    check_state_dirs(sp, create, err, errlen) == SPOOL_OK &&
+	    open_lock_file(sp, err, errlen) == SPOOL_OK)
+		return SPOOL_OK;
 	spool_close(sp);
 	return SPOOL_ERROR;
 }
@@ -645,6 +649,24 @@ enum spool_result spool_names_file(struct spool *sp, const char *path, int fd, c
 										 : SPOOL_LOST_RACE;
 }
 
+enum spool_result spool_lock_if_still(struct spool *sp, enum spool_state st, const char *name,
+				      int fd, int *lockfd, char *err, size_t errlen)
+{
+	char path[REL_PATH_MAX];
+	enum spool_result rc;
+
+	*lockfd = -1;
+	if (spool_rel_path(path, sizeof path, st, name) != SPOOL_OK)
+		return spool_fail(err, errlen, "job name too long: %s", name);
+	*lockfd = spool_lock(sp, err, errlen);
+	if (*lockfd < 0)
+		return SPOOL_ERROR;
+	rc = spool_names_file(sp, path, fd, err, errlen);
+	if (rc != SPOOL_OK)
+		spool_unlock(lockfd);
+	return rc;
+}
+
 static bool same_file(struct spool *sp, const char *a, const char *b)
 {
 	struct stat sa, sb;
@@ -845,32 +867,23 @@ static enum spool_result shelve_unparsable(struct spool *sp, enum spool_state fr
 					   const char *name, int fd, const char *why, char *err,
 					   size_t errlen)
 {
-	char path[REL_PATH_MAX], final[SPOOL_NAME_MAX], quoted[600];
-	enum spool_result rc = SPOOL_ERROR;
+	char final[SPOOL_NAME_MAX], quoted[600];
+	enum spool_result rc;
 	int lockfd;
 
-	if (spool_rel_path(path, sizeof path, from, name) != SPOOL_OK)
-		return spool_fail(err, errlen, "job name too long: %s", name);
-	lockfd = spool_lock(sp, err, errlen);
-	if (lockfd < 0)
-		return SPOOL_ERROR;
-	rc = spool_names_file(sp, path, fd, err, errlen);
+	rc = spool_lock_if_still(sp, from, name, fd, &lockfd, err, errlen);
 	if (rc != SPOOL_OK)
-		goto out;
+		return rc;
 	rc = move_job_anyname(sp, from, name, SPOOL_FAILED, final, sizeof final, err, errlen);
-	if (rc != SPOOL_OK)
-		goto out;
 	spool_unlock(&lockfd);
+	if (rc != SPOOL_OK)
+		return rc;
 	log_event(LOG_ERR, "job_unparsable", "file=%s/%s moved_to=failed/%s error=%s",
 		  spool_state_dir(from), name, final, log_q(why, quoted, sizeof quoted));
 	if (spool_fsync_dir(sp, SPOOL_FAILED, err, errlen) != SPOOL_OK ||
 	    spool_fsync_dir(sp, from, err, errlen) != SPOOL_OK)
-		rc = SPOOL_ERROR;
-	else
-		rc = SPOOL_SHELVED;
-out:
-	spool_unlock(&lockfd);
-	return rc;
+		return SPOOL_ERROR;
+	return SPOOL_SHELVED;
 }
 
 /* A job in new/ that does not parse may be a hand edit still being written
@@ -903,27 +916,18 @@ void spool_sync_after_move(struct spool *sp, enum spool_state a, enum spool_stat
 static enum spool_result take_into_cur(struct spool *sp, const char *name, int fd, char *err,
 				       size_t errlen)
 {
-	char path[REL_PATH_MAX];
 	enum spool_result rc;
 	int lockfd;
 
-	if (spool_rel_path(path, sizeof path, SPOOL_NEW, name) != SPOOL_OK)
-		return spool_fail(err, errlen, "job name too long: %s", name);
-	lockfd = spool_lock(sp, err, errlen);
-	if (lockfd < 0)
-		return SPOOL_ERROR;
-	rc = spool_names_file(sp, path, fd, err, errlen);
+	rc = spool_lock_if_still(sp, SPOOL_NEW, name, fd, &lockfd, err, errlen);
 	if (rc != SPOOL_OK)
-		goto out;
+		return rc;
 	rc = move_job(sp, SPOOL_NEW, name, SPOOL_CUR, name, err, errlen);
+	spool_unlock(&lockfd);
 	if (rc == SPOOL_DUPLICATE)
 		log_event(LOG_WARNING, "job_duplicate",
 			  "file=new/%s reason=\"cur/ holds another file of that name\"", name);
-	if (rc == SPOOL_OK)
-		rc = SPOOL_CLAIMED;
-out:
-	spool_unlock(&lockfd);
-	return rc;
+	return rc == SPOOL_OK ? SPOOL_CLAIMED : rc;
 }
 
 enum spool_result spool_claim(struct spool *sp, const char *name, time_t now, struct claim *c,
@@ -1208,17 +1212,7 @@ long spool_read_private(struct spool *sp, const char *name, char *buf, size_t si
 enum spool_result spool_open_inspect(struct spool *sp, const char *dir, char *err,
 				     size_t errlen)
 {
-	size_t len = strlen(dir);
-
-	sp->dirfd = -1;
-	sp->lockfd = -1;
-	if (len == 0 || len >= sizeof sp->dir)
-		return spool_fail(err, errlen, "spool_dir is empty or too long");
-	memcpy(sp->dir, dir, len + 1);
-	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dirfd < 0)
-		return spool_fail(err, errlen, "cannot open spool_dir %s: %s", dir, strerror(errno));
-	return SPOOL_OK;
+	return open_spool_dir(sp, dir, false, err, errlen);
 }
 
 enum spool_result spool_stat(struct spool *sp, const char *what, struct stat *out)

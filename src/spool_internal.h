@@ -42,6 +42,12 @@ void spool_unlink_tmp(struct spool *sp, const char *tmpname);
 enum spool_result spool_names_file(struct spool *sp, const char *path, int fd, char *err,
 				   size_t errlen);
 
+/* Takes the .lock, then checks that st/name is still the file open at fd:
+ * SPOOL_OK with *lockfd holding the lock (spool_unlock it); SPOOL_GONE or
+ * SPOOL_LOST_RACE with the lock released; SPOOL_ERROR. */
+enum spool_result spool_lock_if_still(struct spool *sp, enum spool_state st, const char *name,
+				      int fd, int *lockfd, char *err, size_t errlen);
+
 /* rename(from, to) that never replaces: renameat2(RENAME_NOREPLACE) where
  * the system has it, else link then unlink. 0 done, -1 with errno. */
 int spool_rename_noreplace(struct spool *sp, const char *from, const char *to);

@@ -225,24 +225,6 @@ out:
 	return rc;
 }
 
-/* Under the .lock: new/name must still be the file at fd; then the tmp/
- * file replaces it. SPOOL_OK; SPOOL_GONE, SPOOL_LOST_RACE; SPOOL_ERROR. */
-static enum spool_result replace_new_locked(struct spool *sp, const char *name, int fd,
-					    const char *tmp, char *err, size_t errlen)
-{
-	char path[SPOOL_REL_PATH_MAX];
-	enum spool_result rc;
-
-	if (spool_rel_path(path, sizeof path, SPOOL_NEW, name) != SPOOL_OK)
-		return spool_fail(err, errlen, "job name too long: %s", name);
-	rc = spool_names_file(sp, path, fd, err, errlen);
-	if (rc != SPOOL_OK)
-		return rc;
-	if (renameat(sp->dirfd, tmp, sp->dirfd, path) != 0)
-		return spool_fail(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
-	return SPOOL_OK;
-}
-
 /* The new file of an edit keeps the old one's times: in new/ a job file's
  * mtime tells when its last try failed (the spooler's move wrote it). */
 static void keep_times(struct spool *sp, int oldfd, const char *tmp)
@@ -260,7 +242,7 @@ static void keep_times(struct spool *sp, int oldfd, const char *tmp)
 enum spool_result spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit,
 				 void *ctx, char *err, size_t errlen)
 {
-	char why[512], tmp[SPOOL_REL_PATH_MAX] = "";
+	char why[512], tmp[SPOOL_REL_PATH_MAX] = "", path[SPOOL_REL_PATH_MAX];
 	struct job *job = NULL;
 	enum spool_result rc;
 	int fd = -1, lockfd;
@@ -278,10 +260,12 @@ enum spool_result spool_edit_new(struct spool *sp, const char *name, spool_edit_
 		goto out;
 	}
 	keep_times(sp, fd, tmp);
-	lockfd = spool_lock(sp, err, errlen);
-	if (lockfd < 0)
+	rc = spool_lock_if_still(sp, SPOOL_NEW, name, fd, &lockfd, err, errlen);
+	if (rc != SPOOL_OK)
 		goto out;
-	rc = replace_new_locked(sp, name, fd, tmp, err, errlen);
+	if (spool_rel_path(path, sizeof path, SPOOL_NEW, name) != SPOOL_OK ||
+	    renameat(sp->dirfd, tmp, sp->dirfd, path) != 0)
+		rc = spool_fail(err, errlen, "cannot rewrite new/%s: %s", name, strerror(errno));
 	spool_unlock(&lockfd);
 	if (rc == SPOOL_OK && spool_fsync_dir(sp, SPOOL_NEW, err, errlen) != SPOOL_OK)
 		rc = SPOOL_ERROR;

@@ -169,11 +169,8 @@ def case_jwt(tap, rig):
            "jwt: no OAuth request")
 
 
-def body(tap, rig):
-    case_oauth(tap, rig)
-    case_no_app(tap, rig)
-    case_jwt(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("auth", body)
+    spoolrig.main("auth",
+                  case_oauth,
+                  case_no_app,
+                  case_jwt)

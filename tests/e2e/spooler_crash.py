@@ -211,13 +211,10 @@ def case_sigterm(tap, rig):
     tap.eq(rig.uploads(), [], "sigterm rerun: no multipart upload left")
 
 
-def body(tap, rig):
-    case_sigkill(tap, rig)
-    case_sigkill_single(tap, rig)
-    case_orphan(tap, rig)
-    case_completed_before_crash(tap, rig)
-    case_sigterm(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("crash", body)
+    spoolrig.main("crash",
+                  case_sigkill,
+                  case_sigkill_single,
+                  case_orphan,
+                  case_completed_before_crash,
+                  case_sigterm)

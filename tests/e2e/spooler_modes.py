@@ -269,13 +269,10 @@ def case_exit_status(tap, rig):
     tap.eq(r.rc, 3, "exit 3: spool_dir is a file") or tap.diag(r.tail())
 
 
-def body(tap, rig):
-    case_exit_status(tap, rig)
-    case_two_spoolers(tap, rig)
-    case_same_key_two_processes(tap, rig)
-    case_requeue(tap, rig)
-    case_watch(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("modes", body)
+    spoolrig.main("modes",
+                  case_exit_status,
+                  case_two_spoolers,
+                  case_same_key_two_processes,
+                  case_requeue,
+                  case_watch)

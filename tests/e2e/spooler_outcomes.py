@@ -229,12 +229,9 @@ def case_stall_timeout(tap, rig):
     tap.eq(rig.head(key_of(rig, "stall60")), None, "stall timeout: nothing uploaded")
 
 
-def body(tap, rig):
-    case_retries(tap, rig)
-    case_giveups(tap, rig)
-    case_stall(tap, rig)
-    case_stall_timeout(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("outcomes", body)
+    spoolrig.main("outcomes",
+                  case_retries,
+                  case_giveups,
+                  case_stall,
+                  case_stall_timeout)

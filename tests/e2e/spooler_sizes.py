@@ -163,12 +163,9 @@ def case_already_there(tap, rig):
     tap.eq(ops, [], "already there: no PUT, no upload made")
 
 
-def body(tap, rig):
-    case_sizes(tap, rig)
-    case_collision(tap, rig)
-    case_same_key_at_once(tap, rig)
-    case_already_there(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("sizes", body)
+    spoolrig.main("sizes",
+                  case_sizes,
+                  case_collision,
+                  case_same_key_at_once,
+                  case_already_there)

@@ -457,9 +457,9 @@ class Rig:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def main(name, body, fakezoom_args=()):
-    """Runs body(tap, rig) with a fresh Rig; every exception is a failing
-    TAP line; the plan is printed at the end."""
+def main(name, *cases, fakezoom_args=()):
+    """Runs each case(tap, rig), in order, with one fresh Rig; every
+    exception is a failing TAP line; the plan is printed at the end."""
     require()
     webrig.become_subreaper()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -467,7 +467,8 @@ def main(name, body, fakezoom_args=()):
     rig = None
     try:
         rig = Rig(name, fakezoom_args)
-        body(tap, rig)
+        for case in cases:
+            case(tap, rig)
         rig.check_logs(tap)
     except Exception:
         tap.ok(False, "test ran to its end", traceback.format_exc())

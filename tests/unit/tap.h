@@ -70,6 +70,40 @@ static inline int tap_capture_stderr(int fd, const char *path)
 	return 0;
 }
 
+/* The test data file tests/data/REL under $top_srcdir (make check sets it;
+ * else the current directory), whole and NUL-terminated, malloc'd; *len
+ * its size. A file that cannot be read ends the test: "Bail out!". */
+static inline char *tap_read_data(const char *rel, size_t *len)
+{
+	const char *top = getenv("top_srcdir");
+	char path[4096];
+	char *buf = NULL;
+	size_t cap = 0, got = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/tests/data/%s", top ? top : ".", rel);
+	f = fopen(path, "rb");
+	while (f && !ferror(f) && !feof(f)) {
+		if (cap - got < 4097) { /* room for a read of 4096 and the NUL */
+			char *bigger = realloc(buf, 2 * cap + 4097);
+
+			if (!bigger)
+				break;
+			buf = bigger;
+			cap = 2 * cap + 4097;
+		}
+		got += fread(buf + got, 1, cap - got - 1, f);
+	}
+	if (!f || !buf || ferror(f) || !feof(f)) {
+		printf("Bail out! cannot read %s (set top_srcdir)\n", path);
+		exit(1);
+	}
+	fclose(f);
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
 /* Removes a test's temporary directory (rm -rf) when every test passed;
  * keeps it for a look when one failed. */
 static inline void tap_remove_dir(const char *dir)

@@ -76,17 +76,24 @@ static void set_mtime(const char *state, const char *name, time_t t)
 	utimensat(AT_FDCWD, p, times, 0);
 }
 
-static struct ctl new_ctl(void)
+/* Closes the captured output of the last command. */
+static void close_output(void)
 {
-	struct ctl c = { .cfg = &cfg, .sp = &sp, .now = NOW };
-
 	if (out)
 		fclose(out);
 	if (errout)
 		fclose(errout);
 	free(outbuf);
 	free(errbuf);
+	out = errout = NULL;
 	outbuf = errbuf = NULL;
+}
+
+static struct ctl new_ctl(void)
+{
+	struct ctl c = { .cfg = &cfg, .sp = &sp, .now = NOW };
+
+	close_output();
 	out = open_memstream(&outbuf, &outlen);
 	errout = open_memstream(&errbuf, &errlen);
 	c.out = out;
@@ -415,12 +422,7 @@ int main(void)
 	test_cur_held();
 	test_prune();
 	spool_close(&sp);
-	if (out)
-		fclose(out);
-	if (errout)
-		fclose(errout);
-	free(outbuf);
-	free(errbuf);
+	close_output();
 	tap_remove_dir(root);
 	return done_testing();
 }

@@ -120,6 +120,15 @@ static const char *new_spool_dir(void)
 	return dir;
 }
 
+/* spool_open(create) of a fresh spool; false (a failing test) when it fails. */
+static bool t_open(struct spool *sp, const char *dir)
+{
+	char err[512] = "";
+
+	return ok(spool_open(sp, dir, true, err, sizeof err) == SPOOL_OK,
+		  "%s: spool_open %s (%s)", PATH_LABEL, dir, err);
+}
+
 static struct job *t_job(const char *id, const char *topic)
 {
 	struct job *job = job_new();
@@ -277,15 +286,13 @@ static void test_list_clean_private(void)
 {
 	const char *dir = new_spool_dir();
 	struct spool sp;
-	char err[512], **names = NULL, buf[64];
+	char **names = NULL, buf[64];
 	size_t n = 0;
 	struct timespec old[2] = { { 0, 0 }, { 0, 0 } };
 	time_t now = time(NULL);
 
-	if (spool_open(&sp, dir, true, err, sizeof err) != SPOOL_OK) {
-		ok(0, "spool_open: %s", err);
+	if (!t_open(&sp, dir))
 		return;
-	}
 	t_write(dir, "new/b.json", "{}");
 	t_write(dir, "new/a.json", "{}");
 	t_write(dir, "new/.hidden.json", "{}");
@@ -337,10 +344,8 @@ static void test_enqueue(void)
 	size_t n = 99;
 	int rc;
 
-	if (spool_open(&sp, dir, true, err, sizeof err) != SPOOL_OK) {
-		ok(0, "%s: spool_open: %s", PATH_LABEL, err);
+	if (!t_open(&sp, dir))
 		return;
-	}
 	jobs[0] = t_job("f-1", "first");
 	jobs[1] = t_job("../x", "second");
 	jobs[2] = t_job("f-3", "third");
@@ -409,10 +414,8 @@ static void test_enqueue_rollback(void)
 	size_t n = 99;
 	int rc;
 
-	if (spool_open(&sp, dir, true, err, sizeof err) != SPOOL_OK) {
-		ok(0, "%s: spool_open: %s", PATH_LABEL, err);
+	if (!t_open(&sp, dir))
 		return;
-	}
 	jobs[0] = t_job("r-1", "one");
 	jobs[1] = t_job("r-2", "two");
 	jobs[2] = t_job("r-3", "three");
@@ -468,10 +471,8 @@ static void test_claim(void)
 	size_t n;
 	int fd;
 
-	if (spool_open(&sp, dir, true, err, sizeof err) != SPOOL_OK) {
-		ok(0, "%s: spool_open: %s", PATH_LABEL, err);
+	if (!t_open(&sp, dir))
 		return;
-	}
 	t_enqueue1(&sp, "c-1", "one", &n);
 	ok(spool_claim(&sp, "c-1.json", now, &c, err, sizeof err) == SPOOL_CLAIMED, "%s: claim (%s)", PATH_LABEL, err);
 	ok(!t_exists(dir, "new/c-1.json") && t_exists(dir, "cur/c-1.json"), "claimed: in cur/");
@@ -563,10 +564,8 @@ static void test_adopt_update_move(void)
 	ino_t before;
 	size_t n;
 
-	if (spool_open(&sp, dir, true, err, sizeof err) != SPOOL_OK) {
-		ok(0, "%s: spool_open: %s", PATH_LABEL, err);
+	if (!t_open(&sp, dir))
 		return;
-	}
 	t_enqueue1(&sp, "a-1", "one", &n);
 	spool_claim(&sp, "a-1.json", now, &c, err, sizeof err);
 	is_intf(spool_adopt(&sp, "a-1.json", &c2, err, sizeof err), SPOOL_BUSY,

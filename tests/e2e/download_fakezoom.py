@@ -5,13 +5,11 @@ Authorization header never reaching another host, byte-exact Range resume,
 the stop flag, OAuth with its cache and refresh on 401, JWT, and the fresh
 link from the recordings API."""
 
-import hashlib
 import http.server
 import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -717,13 +715,7 @@ def test_no_secrets(env):
 
 
 def main():
-    for addr in ("127.0.0.2", "127.0.0.3"):
-        try:
-            s = socket.socket()
-            s.bind((addr, 0))
-            s.close()
-        except OSError as e:
-            skip_all("cannot bind %s: %s" % (addr, e))
+    webrig.require_addresses(("127.0.0.2", "127.0.0.3"))
     if not os.access(CLI, os.X_OK):
         skip_all("%s is not built (make check builds it)" % CLI)
     tmp = tempfile.mkdtemp(prefix="download_fakezoom.")

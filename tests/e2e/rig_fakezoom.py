@@ -75,13 +75,7 @@ def main():
     if os.environ.get("ZOOM2S3_SKIP_E2E") == "1":
         print("1..0 # SKIP ZOOM2S3_SKIP_E2E=1")
         return 0
-    for addr in ("127.0.0.2", "127.0.0.3"):
-        try:
-            s = socket.socket()
-            s.bind((addr, 0))
-            s.close()
-        except OSError as e:
-            skip_all("cannot bind %s: %s" % (addr, e))
+    webrig.require_addresses(("127.0.0.2", "127.0.0.3"))
     tmp = tempfile.mkdtemp(prefix="rig_fakezoom.")
     fz = FakeZoom(state_dir=os.path.join(tmp, "inproc")).start()
     try:

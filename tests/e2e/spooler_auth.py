@@ -22,19 +22,10 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import fakezoom  # noqa: E402
 import spoolrig  # noqa: E402
-from spoolrig import check_done  # noqa: E402
+from spoolrig import check_done, key_of, last_seq  # noqa: E402
 
 UUID = "ab/cd+ef==Zx/9"
 CACHE = ".zoom-oauth-token"
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
-
-
-def last_seq(rig):
-    reqs = rig.fz.log()["requests"]
-    return reqs[-1]["seq"] if reqs else 0
 
 
 def expired_job(rig, fid, size, **over):

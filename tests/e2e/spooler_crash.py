@@ -26,18 +26,9 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import fakezoom  # noqa: E402
 import spoolrig  # noqa: E402
-from spoolrig import PART, MIB, check_done, wait_for  # noqa: E402
+from spoolrig import PART, MIB, check_done, wait_for, key_of, last_seq  # noqa: E402
 
 SLOW = {"mode": "slow", "chunk": 128 * 1024, "delay": 0.02}   # about 5 MB/s
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
-
-
-def last_seq(rig):
-    reqs = rig.fz.log()["requests"]
-    return reqs[-1]["seq"] if reqs else 0
 
 
 def nparts(rig, fid):

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 os.path.join(os.path.dirname(__file__), "..", ".."),
                                 "tests", "rig"))
 import spoolrig  # noqa: E402
-from spoolrig import PART, MIB, check_done, wait_for  # noqa: E402
+from spoolrig import PART, MIB, check_done, wait_for, key_of  # noqa: E402
 
 
 def epoch(text):
@@ -38,10 +38,6 @@ def epoch(text):
         return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
     except (TypeError, ValueError):
         return None
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
 
 
 def readable(text):

@@ -20,14 +20,10 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import fakezoom  # noqa: E402
 import spoolrig  # noqa: E402
-from spoolrig import PART, check_done  # noqa: E402
+from spoolrig import PART, check_done, key_of  # noqa: E402
 
 SIZES = [("z0", 0), ("z1", 1), ("zpart", PART), ("zpart1", PART + 1),
          ("z3half", PART * 7 // 2)]
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
 
 
 def case_sizes(tap, rig):

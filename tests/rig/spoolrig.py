@@ -508,5 +508,16 @@ def check_done(tap, rig, info, key, label, run=None):
     return job
 
 
+def key_of(rig, fid):
+    """The key job_for gives an MP4 file of this rig."""
+    return "rec/%s/%s.mp4" % (rig.name, fid)
+
+
+def last_seq(rig):
+    """The sequence number of fakezoom's last logged request (0: none)."""
+    reqs = rig.fz.log()["requests"]
+    return reqs[-1]["seq"] if reqs else 0
+
+
 def sha256_hex(data):
     return hashlib.sha256(data).hexdigest()

@@ -219,6 +219,21 @@ static void invalid(const char *tmpl, const char *needle, const char *name)
 
 static void test_validate(void)
 {
+	static const char *const bad[][3] = { /* template, what the message names, test */
+		{ "{foo}", "{foo}", "unknown placeholder" },
+		{ "a/{topic}/{Topic}", "{Topic}", "placeholders are case-sensitive" },
+		{ "{0}", "{0}", "{0} is unknown" },
+		{ "{10}", "{10}", "{10} is unknown" },
+		{ "{}", "{}", "empty placeholder" },
+		{ "{topic", "{topic", "unclosed brace" },
+		{ "{recording_start:%Y", "{recording_start:%Y", "unclosed brace after a format" },
+		{ "topic}", "'}'", "lone closing brace" },
+		{ "{a{topic}}", "{a", "nested brace" },
+		{ "{start_time}", "start_time", "a time needs a format" },
+		{ "{recording_end:}", "recording_end", "empty format" },
+		{ "{topic:%Y}", "{topic:%Y}", "text placeholder with a format" },
+		{ "", "empty", "empty template" },
+	};
 	struct keyvars v = base_vars();
 
 	is_int(keytmpl_validate("courses/uploads/{1}/GMT{recording_start:%Y%m%d_%H%M%S}_Recording.{ext}",
@@ -233,19 +248,8 @@ static void test_validate(void)
 				err, sizeof err),
 	       0, "every placeholder is known");
 	is_int(keytmpl_validate("plain/key.mp4", err, sizeof err), 0, "no placeholder is fine");
-	invalid("{foo}", "{foo}", "unknown placeholder");
-	invalid("a/{topic}/{Topic}", "{Topic}", "placeholders are case-sensitive");
-	invalid("{0}", "{0}", "{0} is unknown");
-	invalid("{10}", "{10}", "{10} is unknown");
-	invalid("{}", "{}", "empty placeholder");
-	invalid("{topic", "{topic", "unclosed brace");
-	invalid("{recording_start:%Y", "{recording_start:%Y", "unclosed brace after a format");
-	invalid("topic}", "'}'", "lone closing brace");
-	invalid("{a{topic}}", "{a", "nested brace");
-	invalid("{start_time}", "start_time", "a time needs a format");
-	invalid("{recording_end:}", "recording_end", "empty format");
-	invalid("{topic:%Y}", "{topic:%Y}", "text placeholder with a format");
-	invalid("", "empty", "empty template");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		invalid(bad[i][0], bad[i][1], bad[i][2]);
 	expands("{foo}", &v, NULL, -1, "expand refuses an invalid template too");
 }
 

@@ -334,10 +334,12 @@ static void test_signature(void)
 
 	/* A fixed vector, computed apart from this code (Python hmac). */
 	vbody = sample("sample-url_validation-ZoomNet-docs-example.json", &vlen);
-	req_answers("POST", "v0=3454dd9b1c65344f3ea0b53d656024c5baed489617f68a38812ae98b9bbe226c", "1700000000", vbody, vlen,
-		    200, "signature vector from Python's hmac accepted");
-	req_answers("POST", "V0=3454DD9B1C65344F3EA0B53D656024C5BAED489617F68A38812AE98B9BBE226C", "1700000000", vbody, vlen,
-		    401, "upper-case signature is not Zoom's: 401");
+	req_answers("POST",
+		    "v0=3454dd9b1c65344f3ea0b53d656024c5baed489617f68a38812ae98b9bbe226c",
+		    "1700000000", vbody, vlen, 200, "signature vector from Python's hmac accepted");
+	req_answers("POST",
+		    "V0=3454DD9B1C65344F3EA0B53D656024C5BAED489617F68A38812AE98B9BBE226C",
+		    "1700000000", vbody, vlen, 401, "upper-case signature is not Zoom's: 401");
 
 	cfg.webhook_secret_token = "";
 	snprintf(ts, sizeof ts, "%lld", (long long)NOW);

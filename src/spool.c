@@ -1117,18 +1117,18 @@ enum spool_result spool_move(struct spool *sp, struct claim *c, enum spool_state
 	return SPOOL_OK;
 }
 
-int spool_clean_tmp(struct spool *sp, time_t now, long max_age)
+enum spool_result spool_clean_tmp(struct spool *sp, time_t now, long max_age, size_t *removed)
 {
 	int fd = openat(sp->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	struct stat st;
-	int removed = 0;
-	bool failed = false;
+	enum spool_result rc = SPOOL_OK;
 
+	*removed = 0;
 	if (!d) {
 		spool_close_fd(&fd);
-		return -1;
+		return SPOOL_ERROR;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -1137,12 +1137,12 @@ int spool_clean_tmp(struct spool *sp, time_t now, long max_age)
 		    !S_ISREG(st.st_mode) || now - st.st_mtime <= max_age)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			removed++;
+			(*removed)++;
 		else if (errno != ENOENT)
-			failed = true;
+			rc = SPOOL_ERROR;
 	}
 	closedir(d);
-	return failed ? -1 : removed;
+	return rc;
 }
 
 static bool valid_private_name(const char *name)
@@ -1174,37 +1174,40 @@ enum spool_result spool_write_private(struct spool *sp, const char *name, const 
 	return rc;
 }
 
-long spool_read_private(struct spool *sp, const char *name, char *buf, size_t size)
+enum spool_result spool_read_private(struct spool *sp, const char *name, char *buf, size_t size,
+				     size_t *len)
 {
-	long got = 0;
+	enum spool_result rc = SPOOL_OK;
+	size_t got = 0;
 	int fd;
 
+	*len = 0;
 	if (!valid_private_name(name) || size == 0)
-		return -1;
+		return SPOOL_ERROR;
 	fd = openat(sp->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return errno == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
 	for (;;) {
-		ssize_t n = read(fd, buf + got, size - (size_t)got);
+		ssize_t n = read(fd, buf + got, size - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			got = -1;
+		if (n <= 0) {
+			rc = n < 0 ? SPOOL_ERROR : SPOOL_OK;
 			break;
 		}
-		if (n == 0)
-			break;
-		got += n;
-		if ((size_t)got == size) { /* no room for the NUL: too big for buf */
-			got = -1;
+		got += (size_t)n;
+		if (got == size) { /* no room for the NUL: too big for buf */
+			rc = SPOOL_ERROR;
 			break;
 		}
 	}
 	close(fd);
-	if (got >= 0)
+	if (rc == SPOOL_OK) {
 		buf[got] = '\0';
-	return got;
+		*len = got;
+	}
+	return rc;
 }
 
 /* ---- a look at a spool that spool_open may refuse (zoom2s3ctl) ---------- */

@@ -132,16 +132,19 @@ enum spool_result spool_move(struct spool *sp, struct claim *c, enum spool_state
 /* Closes the claim's fd (dropping its lock) and frees its job. */
 void spool_release(struct claim *c);
 
-/* Removes files in tmp/ whose mtime is older than max_age seconds.
- * Returns how many, or -1 when tmp/ cannot be read or a file not removed. */
-int spool_clean_tmp(struct spool *sp, time_t now, long max_age);
+/* Removes files in tmp/ whose mtime is older than max_age seconds; *removed
+ * counts them. SPOOL_OK, or SPOOL_ERROR (errno) when tmp/ cannot be read or
+ * a file cannot be removed. */
+enum spool_result spool_clean_tmp(struct spool *sp, time_t now, long max_age, size_t *removed);
 
 /* A small private file in spool_dir (".zoom-oauth-token"), mode 0600,
- * replaced atomically: SPOOL_OK or SPOOL_ERROR. read: the number of bytes
- * read (NUL-terminated in buf), or -1 when absent, unreadable or too big. */
+ * replaced atomically: SPOOL_OK or SPOOL_ERROR. read: SPOOL_OK with *len
+ * bytes in buf, NUL-terminated; SPOOL_GONE when there is none; SPOOL_ERROR
+ * when it cannot be read, is a symlink or does not fit buf with its NUL. */
 enum spool_result spool_write_private(struct spool *sp, const char *name, const char *data,
 				      size_t len);
-long spool_read_private(struct spool *sp, const char *name, char *buf, size_t size);
+enum spool_result spool_read_private(struct spool *sp, const char *name, char *buf, size_t size,
+				     size_t *len);
 
 /* Serialises transfers bound for one S3 key, across the threads and the
  * processes working on this spool, so two jobs never write the same key at

@@ -440,6 +440,17 @@ static int scan_all(struct spooler *s)
 	return 0;
 }
 
+/* Removes tmp/ files left for over 36 hours, then queues every job of cur/
+ * and new/. -1 when the spool cannot be read. */
+static int clean_and_scan(struct spooler *s, time_t now)
+{
+	size_t cleaned;
+
+	if (spool_clean_tmp(&s->sp, now, TMP_MAX_AGE, &cleaned) != SPOOL_OK)
+		return -1;
+	return scan_all(s);
+}
+
 /* One live line for all transfers, on a terminal: bytes, rate, ETA. */
 static void show_progress(struct worker *workers, int n)
 {
@@ -505,7 +516,7 @@ static int watch_loop(struct spooler *s, struct worker *workers, bool live)
 		time_t now = time(NULL);
 
 		if (now >= next_scan) {
-			if (spool_clean_tmp(&s->sp, now, TMP_MAX_AGE) < 0 || scan_all(s) != 0) {
+			if (clean_and_scan(s, now) != 0) {
 				rc = -1;
 				break;
 			}
@@ -540,7 +551,7 @@ static int once_loop(struct spooler *s, struct worker *workers, bool live)
 {
 	int rc = 0;
 
-	if (spool_clean_tmp(&s->sp, time(NULL), TMP_MAX_AGE) < 0 || scan_all(s) != 0)
+	if (clean_and_scan(s, time(NULL)) != 0)
 		rc = -1;
 	queue_close(&s->q);
 	while (!queue_wait_idle(&s->q, 1000) && !stop_requested) {

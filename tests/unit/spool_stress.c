@@ -597,7 +597,8 @@ static int cmd_recover(const char *w, unsigned njobs)
 	bool *acked = calloc(njobs, sizeof *acked);
 	char err[512], **names;
 	size_t n;
-	int adopted = 0, orphans;
+	int adopted = 0;
+	size_t orphans = 0;
 	struct ctx x;
 
 	if (!cs || !seen || !acked || open_ctx(&x, w, 1, false) != 0 || take_census(w, cs) != 0 ||
@@ -647,10 +648,9 @@ static int cmd_recover(const char *w, unsigned njobs)
 		free(names[i]);
 	}
 	free(names);
-	orphans = spool_clean_tmp(&x.sp, time(NULL) + 1, 0);
-	if (orphans < 0)
+	if (spool_clean_tmp(&x.sp, time(NULL) + 1, 0, &orphans) != SPOOL_OK)
 		problem(&x, "clean_tmp failed");
-	printf("adopted %d orphans %d\n", adopted, orphans);
+	printf("adopted %d orphans %zu\n", adopted, orphans);
 	close_ctx(&x);
 	free_census(cs);
 	free(seen);

@@ -315,18 +315,22 @@ static void test_list_clean_private(void)
 	old[0].tv_sec = old[1].tv_sec = now - 36 * 3600 - 10;
 	utimensat(AT_FDCWD, t_path(dir, "tmp/old"), old, 0);
 	utimensat(AT_FDCWD, t_path(dir, "tmp/olddir"), old, 0);
-	is_intf(spool_clean_tmp(&sp, now, 36 * 3600), 1, "clean_tmp removes one stale file");
+	ok(spool_clean_tmp(&sp, now, 36 * 3600, &n) == SPOOL_OK && n == 1,
+	   "clean_tmp removes one stale file");
 	ok(!t_exists(dir, "tmp/old") && t_exists(dir, "tmp/young") && t_exists(dir, "tmp/olddir"),
 	   "the young file and directories stay");
 
 	ok(spool_write_private(&sp, ".zoom-oauth-token", "tok1", 4) == SPOOL_OK, "write private");
 	is_intf(t_mode(dir, ".zoom-oauth-token"), 0600, "private file is 0600");
 	ok(spool_write_private(&sp, ".zoom-oauth-token", "token-two", 9) == SPOOL_OK, "replace private");
-	is_intf(spool_read_private(&sp, ".zoom-oauth-token", buf, sizeof buf), 9, "read private");
+	ok(spool_read_private(&sp, ".zoom-oauth-token", buf, sizeof buf, &n) == SPOOL_OK && n == 9,
+	   "read private");
 	is_str(buf, "token-two", "private content, NUL-terminated");
-	is_intf(spool_read_private(&sp, ".zoom-oauth-token", buf, 9), -1, "too small a buffer: -1");
-	is_intf(spool_read_private(&sp, ".zoom-oauth-token", buf, 10), 9, "just enough buffer");
-	is_intf(spool_read_private(&sp, ".absent", buf, sizeof buf), -1, "absent: -1");
+	is_intf(spool_read_private(&sp, ".zoom-oauth-token", buf, 9, &n), SPOOL_ERROR,
+		"too small a buffer: an error");
+	ok(spool_read_private(&sp, ".zoom-oauth-token", buf, 10, &n) == SPOOL_OK && n == 9,
+	   "just enough buffer");
+	is_intf(spool_read_private(&sp, ".absent", buf, sizeof buf, &n), SPOOL_GONE, "absent: gone");
 	ok(spool_write_private(&sp, "../escape", "x", 1) == SPOOL_ERROR, "a name with / is refused");
 	ok(spool_write_private(&sp, ".lock", "x", 1) == SPOOL_ERROR, ".lock is not a private file");
 	is_intf(t_count(dir, "."), 7, "no temporary file left in spool_dir");

@@ -147,7 +147,7 @@ struct backfill {
 	struct zoomapi api;
 	FILE *out, *errout;
 	time_t now;
-	volatile sig_atomic_t *stop;
+	stop_flag_t *stop;
 	size_t users, listings, pages, meetings, spooled, exists, skipped;
 	size_t topic_ignored, other_type, too_short, failed_listings;
 	bool spool_broken;
@@ -216,7 +216,7 @@ static void print_skip(struct backfill *bf, const struct zevent *m, const struct
 	char name[SPOOL_NAME_MAX];
 
 	bf->skipped++;
-	if (s->file_id && spool_job_name(s->file_id, name, sizeof name) == 0)
+	if (s->file_id && spool_job_name(s->file_id, name, sizeof name) == SPOOL_OK)
 		fprintf(bf->out, "skipped %s: %s\n", name, s->reason);
 	else
 		fprintf(bf->out, "skipped a file of meeting %.80s: %s\n", m->uuid ? m->uuid : "?",
@@ -230,13 +230,13 @@ static bool spool_one(struct backfill *bf, struct job *job)
 	const char *id = job_get_str(job, "recording_file_id");
 	char name[SPOOL_NAME_MAX], err[512];
 	size_t placed = 0;
-	int state;
+	enum spool_state state;
 
-	if (!id || spool_job_name(id, name, sizeof name) < 0)
+	if (!id || spool_job_name(id, name, sizeof name) != SPOOL_OK)
 		return true; /* webhook_select spools no job without an id */
 	state = spool_find(bf->sp, name);
-	if (state < 0 && !bf->opts->dry_run) {
-		if (spool_enqueue(bf->sp, &job, 1, &placed, err, sizeof err) < 0) {
+	if (state == SPOOL_NOWHERE && !bf->opts->dry_run) {
+		if (spool_enqueue(bf->sp, &job, 1, &placed, err, sizeof err) != SPOOL_OK) {
 			fprintf(bf->errout, "zoom2s3ctl: backfill: cannot spool %s: %s\n", name, err);
 			bf->spool_broken = true;
 			return false;
@@ -244,12 +244,12 @@ static bool spool_one(struct backfill *bf, struct job *job)
 		if (!placed) /* it arrived meanwhile: the responder or another run */
 			state = spool_find(bf->sp, name);
 	}
-	if (state < 0) {
+	if (state == SPOOL_NOWHERE) {
 		bf->spooled++;
 		fprintf(bf->out, "spooled %s\n", name);
 	} else {
 		bf->exists++;
-		fprintf(bf->out, "exists %s %s\n", spool_state_dir((enum spool_state)state), name);
+		fprintf(bf->out, "exists %s %s\n", spool_state_dir(state), name);
 	}
 	return true;
 }
@@ -459,7 +459,7 @@ static void list_given_users(struct backfill *bf)
 }
 
 int backfill_run(const struct config *cfg, const struct backfill_opts *opts, time_t now,
-		 FILE *out, FILE *errout, volatile sig_atomic_t *stop)
+		 FILE *out, FILE *errout, stop_flag_t *stop)
 {
 	struct backfill bf = { .cfg = cfg, .opts = opts, .out = out, .errout = errout,
 			       .now = now, .stop = stop };
@@ -469,7 +469,7 @@ int backfill_run(const struct config *cfg, const struct backfill_opts *opts, tim
 	char err[1024];
 	int rc = BACKFILL_USAGE;
 
-	if (spool_open(&sp, cfg->spool_dir, false, err, sizeof err) != 0) {
+	if (spool_open(&sp, cfg->spool_dir, false, err, sizeof err) != SPOOL_OK) {
 		fprintf(errout, "zoom2s3ctl: %s\n", err);
 		return BACKFILL_SPOOL;
 	}

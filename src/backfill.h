@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "stopflag.h"
 #include "spool.h"
 
 #define BACKFILL_WINDOW_DAYS 30  /* Zoom lists at most one month per request */
@@ -69,6 +70,6 @@ size_t backfill_count_windows(time_t from, time_t to);
  * without creating anything; --dry-run writes nothing. stop: a flag that
  * ends the run early (may be NULL). Returns an enum backfill_exit. */
 int backfill_run(const struct config *cfg, const struct backfill_opts *opts, time_t now,
-		 FILE *out, FILE *errout, volatile sig_atomic_t *stop);
+		 FILE *out, FILE *errout, stop_flag_t *stop);
 
 #endif

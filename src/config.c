@@ -1,4 +1,4 @@
-/* The config file of CONTRACT.md. One table describes every key: where its
+/* The config file (zoom2s3.conf(5)). One table describes every key: where its
  * value lives in struct config, how it is parsed and checked, its default
  * (as config text, run through the same parser) and what a good value looks
  * like for the error message. Values of secret keys are never echoed. */
@@ -505,7 +505,7 @@ static int set_list(struct config *cfg, const struct key_def *k, const char *val
 {
 	char *items[CONFIG_MAX_LIST];
 	char **slot = field(cfg, k);
-	size_t *count = (size_t *)((char *)cfg + k->count_offset), n;
+	size_t *count = (size_t *)(void *)((char *)cfg + k->count_offset), n;
 
 	(void)why;
 	(void)whylen;
@@ -1021,7 +1021,7 @@ void config_free(struct config *cfg)
 		if (k->store == STORE_STR)
 			free(*(char **)field(cfg, k));
 		else if (k->store == STORE_LIST)
-			free_list(field(cfg, k), *(size_t *)((char *)cfg + k->count_offset));
+			free_list(field(cfg, k), *(size_t *)(void *)((char *)cfg + k->count_offset));
 	}
 	if (cfg->topic_regex)
 		regfree(&cfg->topic_re);

@@ -1,5 +1,5 @@
-/* The config file of CONTRACT.md: key = value lines, every key known to
- * both programs, defaults applied, values checked, errors naming file:line. */
+/* The config file (zoom2s3.conf(5)): key = value lines, every key known to
+ * every program, defaults applied, values checked, errors naming file:line. */
 #ifndef ZOOM2S3_CONFIG_H
 #define ZOOM2S3_CONFIG_H
 

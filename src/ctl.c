@@ -36,7 +36,7 @@ static int load_rows(struct ctl *c, enum spool_state st, struct rows *out)
 
 	out->v = NULL;
 	out->n = 0;
-	if (spool_list_entries(c->sp, st, &entries, &n) != 0) {
+	if (spool_list_entries(c->sp, st, &entries, &n) != SPOOL_OK) {
 		fprintf(c->errout, "zoom2s3ctl: cannot list %s/%s/\n", c->sp->dir,
 			spool_state_dir(st));
 		return -1;
@@ -51,11 +51,12 @@ static int load_rows(struct ctl *c, enum spool_state st, struct rows *out)
 		struct job *job = NULL;
 		struct spool_entry now_entry;
 		char err[256];
-		int got = spool_read(c->sp, st, entries[i].name, &job, &now_entry, err, sizeof err);
+		enum spool_result got =
+			spool_read(c->sp, st, entries[i].name, &job, &now_entry, err, sizeof err);
 
-		if (got == 0)
+		if (got == SPOOL_GONE)
 			continue; /* gone since the listing: moved on */
-		jobview_row_fill(&out->v[out->n], st, got == 1 ? &now_entry : &entries[i], job);
+		jobview_row_fill(&out->v[out->n], st, got == SPOOL_OK ? &now_entry : &entries[i], job);
 		if (st == SPOOL_DONE && job)
 			retention_describe(c->cfg, job, c->now, out->v[out->n].removal,
 					   sizeof out->v[out->n].removal);
@@ -100,7 +101,7 @@ static void summarise(const struct rows *r, time_t now, struct state_summary *s)
 			s->waiting++;
 		else
 			s->due++;
-		if (row->running == 1)
+		if (row->running == SPOOL_RUNNING)
 			s->running++;
 	}
 }
@@ -118,7 +119,7 @@ static int summarise_done(struct ctl *c, struct state_summary *s, struct spool_e
 			  size_t *n)
 {
 	memset(s, 0, sizeof *s);
-	if (spool_list_entries(c->sp, SPOOL_DONE, done, n) != 0) {
+	if (spool_list_entries(c->sp, SPOOL_DONE, done, n) != SPOOL_OK) {
 		fprintf(c->errout, "zoom2s3ctl: cannot list %s/done/\n", c->sp->dir);
 		return -1;
 	}
@@ -152,7 +153,7 @@ static void print_last_success(struct ctl *c, const struct spool_entry *done, si
 		const char *key;
 		time_t t;
 
-		if (spool_read(c->sp, SPOOL_DONE, done[i].name, &job, NULL, err, sizeof err) != 1)
+		if (spool_read(c->sp, SPOOL_DONE, done[i].name, &job, NULL, err, sizeof err) != SPOOL_OK)
 			continue;
 		t = jobview_since(job, SPOOL_DONE, done[i].mtime);
 		key = job_get_str(job, "s3_key");
@@ -216,7 +217,7 @@ static void print_removals(struct ctl *c, const struct spool_entry *done, size_t
 		struct job *job = NULL;
 		char err[256];
 
-		if (spool_read(c->sp, SPOOL_DONE, done[i].name, &job, NULL, err, sizeof err) != 1)
+		if (spool_read(c->sp, SPOOL_DONE, done[i].name, &job, NULL, err, sizeof err) != SPOOL_OK)
 			continue;
 		switch (retention_state_of(c->cfg, job, c->now, NULL)) {
 		case RETENTION_WAITING:
@@ -381,14 +382,14 @@ int ctl_find_job(struct spool *sp, const char *arg, enum spool_state *st, char *
 	enum spool_state given;
 	char derived[SPOOL_NAME_MAX];
 	struct job *job = NULL;
-	int where;
+	enum spool_state where;
 
 	if (split_state(arg, &given, &base)) {
 		char err[256];
-		int got = spool_read(sp, given, base, &job, NULL, err, sizeof err);
+		enum spool_result got = spool_read(sp, given, base, &job, NULL, err, sizeof err);
 
 		job_free(job);
-		if (got == 0) {
+		if (got == SPOOL_GONE) {
 			snprintf(msg, msglen, "no job %s in %s/", base, spool_state_dir(given));
 			return -1;
 		}
@@ -398,14 +399,14 @@ int ctl_find_job(struct spool *sp, const char *arg, enum spool_state *st, char *
 	}
 	if (ends_with(arg, ".json"))
 		snprintf(derived, sizeof derived, "%s", arg);
-	else if (spool_job_name(arg, derived, sizeof derived) != 0)
+	else if (spool_job_name(arg, derived, sizeof derived) != SPOOL_OK)
 		derived[0] = '\0';
-	where = derived[0] ? spool_find(sp, derived) : -1;
-	if (where < 0) {
+	where = derived[0] ? spool_find(sp, derived) : SPOOL_NOWHERE;
+	if (where == SPOOL_NOWHERE) {
 		snprintf(msg, msglen, "no job %s in new/, cur/, done/ or failed/", arg);
 		return -1;
 	}
-	*st = (enum spool_state)where;
+	*st = where;
 	snprintf(name, size, "%s", derived);
 	return 0;
 }
@@ -416,15 +417,15 @@ int ctl_show(struct ctl *c, const char *arg)
 	char name[SPOOL_NAME_MAX], msg[512], err[512];
 	struct job *job = NULL;
 	char *text;
-	int got;
+	enum spool_result got;
 
 	if (ctl_find_job(c->sp, arg, &st, name, sizeof name, msg, sizeof msg) != 0) {
 		fprintf(c->errout, "zoom2s3ctl: %s\n", msg);
 		return CTL_PROBLEM;
 	}
 	got = spool_read(c->sp, st, name, &job, NULL, err, sizeof err);
-	if (got != 1) {
-		fprintf(c->errout, "zoom2s3ctl: %s\n", got == 0 ? "the job went away" : err);
+	if (got != SPOOL_OK) {
+		fprintf(c->errout, "zoom2s3ctl: %s\n", got == SPOOL_GONE ? "the job went away" : err);
 		return CTL_PROBLEM;
 	}
 	text = jobview_masked(job);
@@ -459,7 +460,7 @@ static int requeue_one(struct ctl *c, enum spool_state st, const char *name)
 	struct spool_entry entry;
 	struct job *job = NULL;
 	char err[512];
-	int got;
+	enum spool_result got;
 
 	if (st != SPOOL_DONE && st != SPOOL_FAILED) {
 		fprintf(c->errout, "zoom2s3ctl: %s is in %s/: %s\n", name, spool_state_dir(st),
@@ -468,18 +469,18 @@ static int requeue_one(struct ctl *c, enum spool_state st, const char *name)
 		return CTL_PROBLEM;
 	}
 	got = spool_read(c->sp, st, name, &job, &entry, err, sizeof err);
-	if (got != 1) {
+	if (got != SPOOL_OK) {
 		fprintf(c->errout, "zoom2s3ctl: cannot requeue %s/%s: %s\n", spool_state_dir(st), name,
-			got == 0 ? "it went away" : err);
+			got == SPOOL_GONE ? "it went away" : err);
 		return CTL_PROBLEM;
 	}
 	ctl_reset_job(job, c->now);
 	got = spool_requeue(c->sp, st, &entry, job, err, sizeof err);
 	job_free(job);
-	if (got != 1) {
+	if (got != SPOOL_OK) {
 		fprintf(c->errout, "zoom2s3ctl: cannot requeue %s/%s: %s\n", spool_state_dir(st), name,
 			err);
-		return got == 0 ? CTL_PROBLEM : CTL_SPOOL;
+		return got == SPOOL_ERROR ? CTL_SPOOL : CTL_PROBLEM;
 	}
 	fprintf(c->out, "requeued %s/%s -> new/%s\n", spool_state_dir(st), name, name);
 	return CTL_OK;
@@ -497,7 +498,7 @@ int ctl_requeue(struct ctl *c, char *const *jobs, size_t n, bool all_failed)
 	int rc = CTL_OK;
 
 	if (all_failed) {
-		if (spool_list_entries(c->sp, SPOOL_FAILED, &entries, &count) != 0) {
+		if (spool_list_entries(c->sp, SPOOL_FAILED, &entries, &count) != SPOOL_OK) {
 			fprintf(c->errout, "zoom2s3ctl: cannot list %s/failed/\n", c->sp->dir);
 			return CTL_SPOOL;
 		}
@@ -537,19 +538,20 @@ int ctl_retry_now(struct ctl *c)
 	size_t n = 0, changed = 0;
 	int rc = CTL_OK;
 
-	if (spool_list_entries(c->sp, SPOOL_NEW, &entries, &n) != 0) {
+	if (spool_list_entries(c->sp, SPOOL_NEW, &entries, &n) != SPOOL_OK) {
 		fprintf(c->errout, "zoom2s3ctl: cannot list %s/new/\n", c->sp->dir);
 		return CTL_SPOOL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		char err[512];
-		int got = spool_edit_new(c->sp, entries[i].name, make_due, NULL, err, sizeof err);
+		enum spool_result got =
+			spool_edit_new(c->sp, entries[i].name, make_due, NULL, err, sizeof err);
 
-		if (got < 0) {
+		if (got == SPOOL_ERROR) {
 			fprintf(c->errout, "zoom2s3ctl: %s: %s\n", entries[i].name, err);
 			rc = CTL_SPOOL;
 		}
-		changed += got == 1;
+		changed += got == SPOOL_OK;
 	}
 	fprintf(c->out, "%zu of %zu job%s in new/ made due now (the others were due already, or "
 			"a spooler was claiming them)\n",
@@ -566,32 +568,34 @@ int ctl_prune(struct ctl *c, long days)
 	char when[40];
 	int rc = CTL_OK;
 
-	if (spool_list_entries(c->sp, SPOOL_DONE, &entries, &n) != 0) {
+	if (spool_list_entries(c->sp, SPOOL_DONE, &entries, &n) != SPOOL_OK) {
 		fprintf(c->errout, "zoom2s3ctl: cannot list %s/done/\n", c->sp->dir);
 		return CTL_SPOOL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct job *job = NULL;
 		char err[512];
-		int got = spool_read(c->sp, SPOOL_DONE, entries[i].name, &job, NULL, err, sizeof err);
-		time_t finished = jobview_since(got == 1 ? job : NULL, SPOOL_DONE, entries[i].mtime);
+		enum spool_result got =
+			spool_read(c->sp, SPOOL_DONE, entries[i].name, &job, NULL, err, sizeof err);
+		time_t finished =
+			jobview_since(got == SPOOL_OK ? job : NULL, SPOOL_DONE, entries[i].mtime);
 		/* Its file is still to be removed from Zoom: the job must stay. */
-		bool awaits = got == 1 && retention_awaits(retention_state_of(c->cfg, job, c->now,
-									      NULL));
+		bool awaits = got == SPOOL_OK &&
+			      retention_awaits(retention_state_of(c->cfg, job, c->now, NULL));
 
 		job_free(job);
-		if (got == 0 || finished >= cutoff)
+		if (got == SPOOL_GONE || finished >= cutoff)
 			continue;
 		if (awaits) {
 			kept++;
 			continue;
 		}
 		got = spool_remove_done(c->sp, &entries[i], err, sizeof err);
-		if (got < 0) {
+		if (got == SPOOL_ERROR) {
 			fprintf(c->errout, "zoom2s3ctl: %s: %s\n", entries[i].name, err);
 			rc = CTL_SPOOL;
 		}
-		removed += got == 1;
+		removed += got == SPOOL_OK;
 	}
 	fprintf(c->out, "removed %zu of %zu job%s from done/ (finished before %s)\n", removed, n,
 		n == 1 ? "" : "s", format_time(cutoff, when, sizeof when));

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "spool.h"
+#include "spoolrepair.h"
 
 enum ctl_exit {
 	CTL_OK = 0,

@@ -47,35 +47,27 @@ static void report(struct checker *k, enum level lv, const char *fmt, ...)
 		k->fails++;
 }
 
-static const char *user_name(uid_t uid, char *buf, size_t size)
+/* name when there is one, else the number id. */
+static const char *name_or_id(const char *name, long id, char *buf, size_t size)
 {
-	struct passwd *pw = getpwuid(uid);
-
-	if (pw)
-		snprintf(buf, size, "%s", pw->pw_name);
+	if (name)
+		snprintf(buf, size, "%s", name);
 	else
-		snprintf(buf, size, "%ld", (long)uid);
-	return buf;
-}
-
-static const char *group_name(gid_t gid, char *buf, size_t size)
-{
-	struct group *gr = getgrgid(gid);
-
-	if (gr)
-		snprintf(buf, size, "%s", gr->gr_name);
-	else
-		snprintf(buf, size, "%ld", (long)gid);
+		snprintf(buf, size, "%ld", id);
 	return buf;
 }
 
 /* "user:group 2770" */
 static const char *owner_mode(const struct stat *st, char *buf, size_t size)
 {
+	const struct passwd *pw = getpwuid(st->st_uid);
+	const struct group *gr = getgrgid(st->st_gid);
 	char u[64], g[64];
 
-	snprintf(buf, size, "%s:%s %04o", user_name(st->st_uid, u, sizeof u),
-		 group_name(st->st_gid, g, sizeof g), (unsigned)(st->st_mode & 07777));
+	snprintf(buf, size, "%s:%s %04o",
+		 name_or_id(pw ? pw->pw_name : NULL, (long)st->st_uid, u, sizeof u),
+		 name_or_id(gr ? gr->gr_name : NULL, (long)st->st_gid, g, sizeof g),
+		 (unsigned)(st->st_mode & 07777));
 	return buf;
 }
 
@@ -181,7 +173,7 @@ static void check_spool_part(struct checker *k, struct spool *sp, const char *wh
 	const char *bad;
 	char om[160];
 
-	if (spool_stat(sp, what, &st) != 0) {
+	if (spool_stat(sp, what, &st) != SPOOL_OK) {
 		report(k, FAIL, "spool %s/%s: %s%s", sp->dir, what, strerror(errno),
 		       errno == ENOENT ? " (zoom2s3-spooler makes it on its first run, or see "
 					 "docs/DEPLOY.md)" : "");
@@ -203,11 +195,11 @@ static void check_spool(struct checker *k, const struct config *cfg)
 	struct stat top;
 	char err[512], members[512], om[160];
 
-	if (spool_open_inspect(&sp, cfg->spool_dir, err, sizeof err) != 0) {
+	if (spool_open_inspect(&sp, cfg->spool_dir, err, sizeof err) != SPOOL_OK) {
 		report(k, FAIL, "spool: %s", err);
 		return;
 	}
-	if (spool_stat(&sp, ".", &top) != 0) {
+	if (spool_stat(&sp, ".", &top) != SPOOL_OK) {
 		report(k, FAIL, "spool %s: %s", cfg->spool_dir, strerror(errno));
 		goto out;
 	}

@@ -37,7 +37,7 @@ struct download_request {
 	void *sink_ctx;
 	download_progress_fn progress; /* NULL: none */
 	void *progress_ctx;
-	volatile sig_atomic_t *stop; /* NULL, or a flag besides the client's */
+	stop_flag_t *stop; /* NULL, or a flag besides the client's */
 	long connect_timeout;        /* seconds; 0: 30 */
 	long low_speed_time;         /* a stall is below low_speed_limit bytes/s for this long; 0: 60 */
 	long low_speed_limit;        /* bytes/s; 0: 1024 */

@@ -19,7 +19,7 @@
 
 struct http_client {
 	CURL *curl;
-	volatile sig_atomic_t *stop;
+	stop_flag_t *stop;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -37,7 +37,7 @@ struct exchange {
 	size_t discarded;
 };
 
-struct http_client *http_client_new(volatile sig_atomic_t *stop)
+struct http_client *http_client_new(stop_flag_t *stop)
 {
 	struct http_client *c = calloc(1, sizeof *c);
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "outcome.h"
+#include "stopflag.h"
 
 #define HTTP_BODY_MAX_DEFAULT (1024 * 1024) /* captured body, when the request says 0 */
 #define HTTP_HEADERS_MAX (32 * 1024)        /* captured header bytes of one answer */
@@ -110,7 +111,7 @@ struct http_request {
 	long send_buffer;                 /* curl's upload buffer, bytes */
 	const char *ca_file;              /* NULL: the system's */
 	bool no_proxy;                    /* true: never through a proxy (IMDS) */
-	volatile sig_atomic_t *stop;      /* NULL, or a flag besides the client's */
+	stop_flag_t *stop;      /* NULL, or a flag besides the client's */
 };
 
 struct http_response {
@@ -151,7 +152,7 @@ struct http_client;
 
 /* stop (may be NULL) is polled during every request of this client. NULL
  * when out of memory. */
-struct http_client *http_client_new(volatile sig_atomic_t *stop);
+struct http_client *http_client_new(stop_flag_t *stop);
 void http_client_free(struct http_client *client);
 
 /* Performs req (following redirects as it says) and fills resp; returns

@@ -43,7 +43,7 @@ void jobview_row_fill(struct jobview_row *row, enum spool_state st,
 	row->state = st;
 	row->file_size = -1;
 	row->attempts = -1;
-	row->running = -1;
+	row->running = SPOOL_GONE; /* unknown until probed */
 	row->since = jobview_since(job, st, entry->mtime);
 	row->mtime = entry->mtime;
 	if (!job) {
@@ -275,7 +275,9 @@ static int member_int(char *buf, size_t size, size_t *used, const char *name, in
 int jobview_json(const struct jobview_row *row, time_t now, char *buf, size_t size)
 {
 	size_t used = 0;
-	const char *running = row->running < 0 ? "null" : row->running ? "true" : "false";
+	const char *running = row->running == SPOOL_RUNNING     ? "true"
+			      : row->running == SPOOL_ABANDONED ? "false"
+								: "null";
 	int rc = 0;
 
 	if (append(buf, size, &used, "{") != 0)

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "job.h"
-#include "spool.h"
+#include "spoolrepair.h"
 
 #define JOBVIEW_ERROR_SHORT 60 /* characters of last_error in a list line */
 
@@ -26,7 +26,8 @@ struct jobview_row {
 	time_t since;            /* what the age counts from, see jobview_since */
 	time_t mtime;            /* of the job file: in new/, when its last try failed */
 	time_t next_attempt_at;  /* 0: none (due at once) */
-	int running;             /* cur/ only: 1 a process holds it, 0 abandoned, -1 unknown */
+	enum spool_result running; /* cur/ only: spool_cur_held's SPOOL_RUNNING or
+				    * SPOOL_ABANDONED; anything else: unknown */
 	char s3_key[1100];
 	char last_error[1024];
 	char removal[128];       /* done/: the file in Zoom (retention_describe),

@@ -381,7 +381,7 @@ static void count_jobs(struct spool *sp, long jobs[5])
 		size_t n = 0;
 
 		jobs[st] = -1;
-		if (st == SPOOL_TMP || spool_list(sp, (enum spool_state)st, &names, &n) != 0)
+		if (st == SPOOL_TMP || spool_list(sp, (enum spool_state)st, &names, &n) != SPOOL_OK)
 			continue;
 		jobs[st] = (long)n;
 		for (size_t i = 0; i < n; i++)

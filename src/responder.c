@@ -153,7 +153,7 @@ static bool responder_spool(struct responder *r, char *err, size_t errlen)
 		spool_close(&r->spool);
 		r->have_spool = false;
 	}
-	if (spool_open(&r->spool, r->cfg.spool_dir, false, err, errlen) != 0)
+	if (spool_open(&r->spool, r->cfg.spool_dir, false, err, errlen) != SPOOL_OK)
 		return false;
 	r->have_spool = true;
 	return true;
@@ -328,7 +328,7 @@ static void spool_jobs(struct responder *r, struct webhook_reply *reply, struct 
 
 	if (!responder_spool(r, err, sizeof err) ||
 	    spool_enqueue(&r->spool, reply->jobs, reply->n_jobs, &a->n_spooled, err,
-			  sizeof err) != 0) {
+			  sizeof err) != SPOOL_OK) {
 		answer_set(a, 503, "spool: %s", err);
 		a->n_spooled = 0;
 	}

@@ -130,7 +130,7 @@ struct retention {
 	const struct config *cfg;
 	struct spool *sp;
 	struct metrics *metrics;
-	volatile sig_atomic_t *stop;
+	stop_flag_t *stop;
 	struct awscreds *creds;
 	struct zoomauth *za;
 	struct s3_client *s3;
@@ -274,9 +274,9 @@ static int consider(struct retention *r, const char *name, time_t now,
 	struct job *job = NULL;
 	char err[512];
 	enum retention_state st;
-	int rc;
+	enum spool_result rc;
 
-	if (spool_read(r->sp, SPOOL_DONE, name, &job, NULL, err, sizeof err) != 1)
+	if (spool_read(r->sp, SPOOL_DONE, name, &job, NULL, err, sizeof err) != SPOOL_OK)
 		return 0; /* gone meanwhile, or unreadable: not ours to judge */
 	st = retention_state_of(r->cfg, job, now, NULL);
 	job_free(job);
@@ -284,11 +284,11 @@ static int consider(struct retention *r, const char *name, time_t now,
 		return 0;
 	(*tried)++;
 	rc = spool_edit_done(r->sp, name, remove_locked, &rm, err, sizeof err);
-	if (rc < 0) {
+	if (rc == SPOOL_ERROR) {
 		log_event(LOG_ERR, "spool.update_failed", "job=%s error=\"%s\"", name, err);
 		return -1;
 	}
-	if (rc == 0 && rm.result == REMOVAL_NONE)
+	if (rc != SPOOL_OK && rm.result == REMOVAL_NONE) /* held, gone or unchanged */
 		counts->busy++;
 	counts->removed += rm.result == REMOVAL_DONE;
 	counts->gone += rm.result == REMOVAL_GONE;
@@ -308,7 +308,7 @@ int retention_pass(struct retention *r, time_t now, size_t max, struct retention
 	memset(counts, 0, sizeof *counts);
 	if (r->cfg->zoom_after_upload == ZOOM_KEEP)
 		return 0;
-	if (spool_list(r->sp, SPOOL_DONE, &names, &n) != 0) {
+	if (spool_list(r->sp, SPOOL_DONE, &names, &n) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.scan_failed", "dir=done");
 		return -1;
 	}
@@ -326,7 +326,7 @@ int retention_pass(struct retention *r, time_t now, size_t max, struct retention
 }
 
 struct retention *retention_new(const struct config *cfg, struct spool *sp,
-				struct metrics *metrics, volatile sig_atomic_t *stop, char *err,
+				struct metrics *metrics, stop_flag_t *stop, char *err,
 				size_t errlen)
 {
 	struct retention *r = calloc(1, sizeof *r);

@@ -79,7 +79,7 @@ struct retention;
  * client refuses, or out of memory. With zoom_after_upload = keep every
  * pass does nothing. */
 struct retention *retention_new(const struct config *cfg, struct spool *sp,
-				struct metrics *metrics, volatile sig_atomic_t *stop, char *err,
+				struct metrics *metrics, stop_flag_t *stop, char *err,
 				size_t errlen);
 void retention_free(struct retention *r);
 

@@ -31,7 +31,7 @@
 struct s3_client {
 	const struct config *cfg;
 	struct awscreds *creds;
-	volatile sig_atomic_t *stop;
+	stop_flag_t *stop;
 	struct http_client *http;
 	const char *scheme;        /* "http" or "https" */
 	char host[600];            /* the Host header: "[bucket.]host[:port]" */
@@ -246,7 +246,7 @@ static int setup_addressing(struct s3_client *c, char *err, size_t errlen)
 }
 
 struct s3_client *s3_client_new(const struct config *cfg, struct awscreds *creds,
-				volatile sig_atomic_t *stop, char *err, size_t errlen)
+				stop_flag_t *stop, char *err, size_t errlen)
 {
 	struct s3_client *c = calloc(1, sizeof *c);
 

@@ -42,6 +42,7 @@
 #include "awscreds.h"
 #include "config.h"
 #include "outcome.h"
+#include "stopflag.h"
 
 #define S3_ETAG_MAX 128
 #define S3_UPLOAD_ID_MAX 1024
@@ -84,7 +85,7 @@ struct s3_client;
  * ("my.bucket", "My_Bucket") is addressed path-style whatever the config.
  * $AWS_CA_BUNDLE, when set, names the CA file for https (as in the SDKs). */
 struct s3_client *s3_client_new(const struct config *cfg, struct awscreds *creds,
-				volatile sig_atomic_t *stop, char *err, size_t errlen);
+				stop_flag_t *stop, char *err, size_t errlen);
 void s3_client_free(struct s3_client *c);
 
 /* HEAD: out->exists false (and DONE) when there is no such object. */

@@ -22,14 +22,15 @@
 #include "crypto.h"
 #include "log.h"
 #include "spool.h"
+#include "spool_internal.h"
 
 #define DIR_MODE SPOOL_DIR_MODE /* group-writable, setgid: both users' files get the group */
 #define LOCK_MODE SPOOL_LOCK_MODE
 #define JOB_MODE SPOOL_JOB_MODE
 #define PRIVATE_MODE 0600
 #define JOB_MAX_BYTES (1024 * 1024) /* a job is a few hundred bytes; more is not a job */
-#define TMP_NAME_MAX (SPOOL_NAME_MAX + 64)
-#define REL_PATH_MAX (TMP_NAME_MAX + 16)
+#define TMP_NAME_MAX SPOOL_TMP_NAME_MAX
+#define REL_PATH_MAX SPOOL_REL_PATH_MAX
 #define SUFFIX_MAX 999     /* dest/name.1.json ... name.999.json */
 #define ID_NAME_MAX 100    /* longest id used as its own file name */
 
@@ -39,8 +40,7 @@ static const char *const state_names[] = { "tmp", "new", "cur", "done", "failed"
 static const enum spool_state job_states[] = { SPOOL_NEW, SPOOL_CUR, SPOOL_DONE, SPOOL_FAILED };
 #define N_JOB_STATES (sizeof job_states / sizeof job_states[0])
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+enum spool_result spool_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -49,7 +49,30 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	return -1;
+	return SPOOL_ERROR;
+}
+
+const char *spool_result_name(enum spool_result r)
+{
+	switch (r) {
+	case SPOOL_ERROR: return "error";
+	case SPOOL_OK: return "ok";
+	case SPOOL_CLAIMED: return "claimed";
+	case SPOOL_GONE: return "gone";
+	case SPOOL_BUSY: return "busy";
+	case SPOOL_LOST_RACE: return "lost-race";
+	case SPOOL_NOT_DUE: return "not-due";
+	case SPOOL_BEING_WRITTEN: return "being-written";
+	case SPOOL_SHELVED: return "shelved";
+	case SPOOL_DUPLICATE: return "duplicate";
+	case SPOOL_TWIN: return "twin";
+	case SPOOL_NAME_TAKEN: return "name-taken";
+	case SPOOL_UNCHANGED: return "unchanged";
+	case SPOOL_RUNNING: return "running";
+	case SPOOL_ABANDONED: return "abandoned";
+	case SPOOL_STOPPED: return "stopped";
+	}
+	return "?";
 }
 
 const char *spool_state_dir(enum spool_state st)
@@ -59,53 +82,50 @@ const char *spool_state_dir(enum spool_state st)
 	return state_names[st];
 }
 
-/* A name this module will put after "state/": no '/', not a dot file, short
- * enough to take a ".N" suffix inside struct claim's buffer. */
-static bool valid_name(const char *name)
+bool spool_valid_name(const char *name)
 {
 	size_t len = strlen(name);
 
 	return len > 0 && len < SPOOL_NAME_MAX - 8 && name[0] != '.' && !strchr(name, '/');
 }
 
-static int rel_path(char *buf, size_t size, enum spool_state st, const char *name)
+enum spool_result spool_rel_path(char *buf, size_t size, enum spool_state st, const char *name)
 {
 	int n = snprintf(buf, size, "%s/%s", spool_state_dir(st), name);
 
-	return n < 0 || (size_t)n >= size ? -1 : 0;
+	return n < 0 || (size_t)n >= size ? SPOOL_ERROR : SPOOL_OK;
 }
 
-static void close_fd(int *fd)
+void spool_close_fd(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
 }
 
-static int fsync_state_dir(struct spool *sp, enum spool_state st, char *err, size_t errlen)
+enum spool_result spool_fsync_dir(struct spool *sp, enum spool_state st, char *err,
+				  size_t errlen)
 {
 	int fd = openat(sp->dirfd, spool_state_dir(st), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
+	enum spool_result rc = SPOOL_OK;
 
 	if (fd < 0)
-		return fail(err, errlen, "cannot open %s/: %s", spool_state_dir(st), strerror(errno));
+		return spool_fail(err, errlen, "cannot open %s/: %s", spool_state_dir(st), strerror(errno));
 	if (fsync(fd) != 0)
-		rc = fail(err, errlen, "cannot fsync %s/: %s", spool_state_dir(st), strerror(errno));
+		rc = spool_fail(err, errlen, "cannot fsync %s/: %s", spool_state_dir(st), strerror(errno));
 	close(fd);
 	return rc;
 }
 
-/* Takes the spool's short lock: an exclusive flock on a new description of
- * .lock. Returns the fd to hand to unlock_spool(), or -1. */
-static int lock_spool(struct spool *sp, char *err, size_t errlen)
+int spool_lock(struct spool *sp, char *err, size_t errlen)
 {
 	int fd = openat(sp->dirfd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
-		return fail(err, errlen, "cannot open .lock: %s", strerror(errno));
+		return spool_fail(err, errlen, "cannot open .lock: %s", strerror(errno));
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
-			fail(err, errlen, "cannot lock .lock: %s", strerror(errno));
+			spool_fail(err, errlen, "cannot lock .lock: %s", strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -113,33 +133,34 @@ static int lock_spool(struct spool *sp, char *err, size_t errlen)
 	return fd;
 }
 
-static void unlock_spool(int *lockfd)
+void spool_unlock(int *lockfd)
 {
-	close_fd(lockfd); /* closing the only descriptor drops the flock */
+	spool_close_fd(lockfd); /* closing the only descriptor drops the flock */
 }
 
 /* Makes parent/name with DIR_MODE when missing. The mode is set with
  * fchmod because mkdir applies the umask and ignores the setgid bit. An
  * existing directory keeps the mode its owner gave it. */
-static int make_dir(int parentfd, const char *name, const char *shown, char *err, size_t errlen)
+static enum spool_result make_dir(int parentfd, const char *name, const char *shown, char *err,
+				  size_t errlen)
 {
 	int fd;
 
 	if (mkdirat(parentfd, name, DIR_MODE) != 0) {
 		if (errno == EEXIST)
-			return 0;
-		return fail(err, errlen, "cannot create %s: %s", shown, strerror(errno));
+			return SPOOL_OK;
+		return spool_fail(err, errlen, "cannot create %s: %s", shown, strerror(errno));
 	}
 	fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "cannot open %s: %s", shown, strerror(errno));
+		return spool_fail(err, errlen, "cannot open %s: %s", shown, strerror(errno));
 	if (fchmod(fd, DIR_MODE) != 0) {
-		fail(err, errlen, "cannot set the mode of %s: %s", shown, strerror(errno));
+		spool_fail(err, errlen, "cannot set the mode of %s: %s", shown, strerror(errno));
 		close(fd);
-		return -1;
+		return SPOOL_ERROR;
 	}
 	close(fd);
-	return 0;
+	return SPOOL_OK;
 }
 
 /* Opens .lock, creating it (LOCK_MODE) when missing, whatever `create`
@@ -147,72 +168,78 @@ static int make_dir(int parentfd, const char *name, const char *shown, char *err
  * and every program may make it (the contract's "each program creates
  * .lock when it is missing"). O_EXCL tells whether this call made it, so
  * an existing .lock keeps the mode its owner gave it. */
-static int open_lock_file(struct spool *sp, char *err, size_t errlen)
+static enum spool_result open_lock_file(struct spool *sp, char *err, size_t errlen)
 {
 	int fd = openat(sp->dirfd, ".lock", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			LOCK_MODE);
 
 	if (fd >= 0 && fchmod(fd, LOCK_MODE) != 0) {
-		fail(err, errlen, "cannot set the mode of %s/.lock: %s", sp->dir, strerror(errno));
+		spool_fail(err, errlen, "cannot set the mode of %s/.lock: %s", sp->dir, strerror(errno));
 		close(fd);
-		return -1;
+		return SPOOL_ERROR;
 	}
 	if (fd < 0 && errno != EEXIST)
-		return fail(err, errlen, "cannot create %s/.lock: %s", sp->dir, strerror(errno));
+		return spool_fail(err, errlen, "cannot create %s/.lock: %s", sp->dir, strerror(errno));
 	if (fd < 0)
 		fd = openat(sp->dirfd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "cannot open %s/.lock: %s", sp->dir, strerror(errno));
+		return spool_fail(err, errlen, "cannot open %s/.lock: %s", sp->dir, strerror(errno));
 	sp->lockfd = fd;
-	return 0;
+	return SPOOL_OK;
 }
 
-static int check_state_dirs(struct spool *sp, bool create, char *err, size_t errlen)
+static enum spool_result check_state_dirs(struct spool *sp, bool create, char *err,
+					  size_t errlen)
 {
 	char shown[sizeof sp->dir + 16];
 	struct stat st;
 
 	for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
 		snprintf(shown, sizeof shown, "%s/%s", sp->dir, state_names[i]);
-		if (create && make_dir(sp->dirfd, state_names[i], shown, err, errlen) != 0)
-			return -1;
+		if (create && make_dir(sp->dirfd, state_names[i], shown, err, errlen) != SPOOL_OK)
+			return SPOOL_ERROR;
 		if (fstatat(sp->dirfd, state_names[i], &st, 0) != 0)
-			return fail(err, errlen, "cannot use %s: %s", shown, strerror(errno));
+			return spool_fail(err, errlen, "cannot use %s: %s", shown, strerror(errno));
 		if (!S_ISDIR(st.st_mode))
-			return fail(err, errlen, "%s is not a directory", shown);
+			return spool_fail(err, errlen, "%s is not a directory", shown);
 	}
-	return 0;
+	return SPOOL_OK;
 }
 
-int spool_open(struct spool *sp, const char *dir, bool create, char *err, size_t errlen)
+/* Opens spool_dir itself (made first, with create) into sp->dirfd. */
+static enum spool_result open_spool_dir(struct spool *sp, const char *dir, bool create,
+					char *err, size_t errlen)
 {
 	size_t len = strlen(dir);
 
 	sp->dirfd = -1;
 	sp->lockfd = -1;
 	if (len == 0 || len >= sizeof sp->dir)
-		return fail(err, errlen, "spool_dir is empty or too long");
+		return spool_fail(err, errlen, "spool_dir is empty or too long");
 	memcpy(sp->dir, dir, len + 1);
-	if (create && make_dir(AT_FDCWD, dir, dir, err, errlen) != 0)
-		return -1;
+	if (create && make_dir(AT_FDCWD, dir, dir, err, errlen) != SPOOL_OK)
+		return SPOOL_ERROR;
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dirfd < 0) {
-		fail(err, errlen, "cannot open spool_dir %s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	if (check_state_dirs(sp, create, err, errlen) != 0 ||
-	    open_lock_file(sp, err, errlen) != 0)
-		goto fail;
-	return 0;
-fail:
+	if (sp->dirfd < 0)
+		return spool_fail(err, errlen, "cannot open spool_dir %s: %s", dir, strerror(errno));
+	return SPOOL_OK;
+}
+
+enum spool_result spool_open(struct spool *sp, const char *dir, bool create, char *err,
+			     size_t errlen)
+{
+	if (open_spool_dir(sp, dir, create, err, errlen) == SPOOL_OK &&
+	    check_state_dirs(sp, create, err, errlen) == SPOOL_OK &&
+	    open_lock_file(sp, err, errlen) == SPOOL_OK)
+		return SPOOL_OK;
 	spool_close(sp);
-	return -1;
+	return SPOOL_ERROR;
 }
 
 void spool_close(struct spool *sp)
 {
-	close_fd(&sp->lockfd);
-	close_fd(&sp->dirfd);
+	spool_close_fd(&sp->lockfd);
+	spool_close_fd(&sp->dirfd);
 }
 
 static bool plain_id(const char *id, size_t len)
@@ -229,7 +256,7 @@ static bool plain_id(const char *id, size_t len)
 	return true;
 }
 
-int spool_job_name(const char *file_id, char *out, size_t outlen)
+enum spool_result spool_job_name(const char *file_id, char *out, size_t outlen)
 {
 	unsigned char digest[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
@@ -237,7 +264,7 @@ int spool_job_name(const char *file_id, char *out, size_t outlen)
 	int n;
 
 	if (len == 0)
-		return -1;
+		return SPOOL_ERROR;
 	if (plain_id(file_id, len)) {
 		n = snprintf(out, outlen, "%s.json", file_id);
 	} else {
@@ -245,41 +272,43 @@ int spool_job_name(const char *file_id, char *out, size_t outlen)
 		crypto_hex(digest, sizeof digest, hex);
 		n = snprintf(out, outlen, "%s.sha256.json", hex);
 	}
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	return n < 0 || (size_t)n >= outlen ? SPOOL_ERROR : SPOOL_OK;
 }
 
-/* Which job state holds name: 1 and *where, 0 when none does, -1 error.
- * An entry that is there but not a regular file is an error: skipping it
- * would drop the job for good, and nothing this program writes makes one. */
-static int locate(struct spool *sp, const char *name, enum spool_state *where, char *err,
-		  size_t errlen)
+/* Which job state holds name: *where, SPOOL_NOWHERE when none does; or
+ * SPOOL_ERROR. An entry that is there but not a regular file is an error:
+ * skipping it would drop the job for good, and nothing this program writes
+ * makes one. */
+static enum spool_result locate(struct spool *sp, const char *name, enum spool_state *where,
+				char *err, size_t errlen)
 {
 	char path[REL_PATH_MAX];
 	struct stat st;
 
+	*where = SPOOL_NOWHERE;
 	for (size_t i = 0; i < N_JOB_STATES; i++) {
-		if (rel_path(path, sizeof path, job_states[i], name) != 0)
-			return fail(err, errlen, "job name too long: %s", name);
+		if (spool_rel_path(path, sizeof path, job_states[i], name) != SPOOL_OK)
+			return spool_fail(err, errlen, "job name too long: %s", name);
 		if (fstatat(sp->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			if (errno == ENOENT)
 				continue;
-			return fail(err, errlen, "cannot look up %s: %s", path, strerror(errno));
+			return spool_fail(err, errlen, "cannot look up %s: %s", path, strerror(errno));
 		}
 		if (!S_ISREG(st.st_mode))
-			return fail(err, errlen, "%s exists and is not a regular file", path);
+			return spool_fail(err, errlen, "%s exists and is not a regular file", path);
 		*where = job_states[i];
-		return 1;
+		return SPOOL_OK;
 	}
-	return 0;
+	return SPOOL_OK;
 }
 
-int spool_find(struct spool *sp, const char *name)
+enum spool_state spool_find(struct spool *sp, const char *name)
 {
 	enum spool_state where;
 
-	if (!valid_name(name) || locate(sp, name, &where, NULL, 0) != 1)
-		return -1;
-	return (int)where;
+	if (!spool_valid_name(name) || locate(sp, name, &where, NULL, 0) != SPOOL_OK)
+		return SPOOL_NOWHERE;
+	return where;
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -328,21 +357,21 @@ static int create_unique(struct spool *sp, const char *dir, const char *base, un
 
 	for (int tries = 0; tries < 8; tries++) {
 		if (random_hex(rnd) != 0)
-			return fail(err, errlen, "cannot get random bytes: %s", strerror(errno));
+			return spool_fail(err, errlen, "cannot get random bytes: %s", strerror(errno));
 		n = snprintf(tmpname, size, "%s.%ld.%u.%s", base, (long)getpid(), seq, rnd);
 		if (n < 0 || (size_t)n >= size)
-			return fail(err, errlen, "temporary name too long for %s", base);
+			return spool_fail(err, errlen, "temporary name too long for %s", base);
 		n = snprintf(path, sizeof path, "%s/%s", dir, tmpname);
 		if (n < 0 || (size_t)n >= sizeof path)
-			return fail(err, errlen, "temporary path too long for %s", base);
+			return spool_fail(err, errlen, "temporary path too long for %s", base);
 		fd = openat(sp->dirfd, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    mode);
 		if (fd >= 0)
 			return fd;
 		if (errno != EEXIST)
-			return fail(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			return spool_fail(err, errlen, "cannot create %s: %s", path, strerror(errno));
 	}
-	return fail(err, errlen, "cannot find a free temporary name for %s", base);
+	return spool_fail(err, errlen, "cannot find a free temporary name for %s", base);
 }
 
 /* Writes data to a new file in dir with mode (set with fchmod: the umask
@@ -359,20 +388,20 @@ static int write_unique(struct spool *sp, const char *dir, const char *base, uns
 		return -1;
 	n = snprintf(path, sizeof path, "%s/%s", dir, tmpname); /* fitted in create_unique */
 	if (n < 0 || (size_t)n >= sizeof path) {
-		fail(err, errlen, "temporary path too long for %s", base);
+		spool_fail(err, errlen, "temporary path too long for %s", base);
 		close(fd);
 		return -1;
 	}
 	if (fchmod(fd, mode) != 0) {
-		fail(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
+		spool_fail(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (write_all(fd, data, len) != 0) {
-		fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		spool_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (fsync(fd) != 0) {
-		fail(err, errlen, "cannot fsync %s: %s", path, strerror(errno));
+		spool_fail(err, errlen, "cannot fsync %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	return fd;
@@ -382,26 +411,25 @@ fail:
 	return -1;
 }
 
-/* A job serialized into a fresh, fsync'ed file in tmp/. Returns its fd. */
-static int write_tmp_job(struct spool *sp, const struct job *job, const char *name, unsigned seq,
-			 char *tmpname, size_t size, char *err, size_t errlen)
+int spool_write_tmp_job(struct spool *sp, const struct job *job, const char *name, unsigned seq,
+			char *tmpname, size_t size, char *err, size_t errlen)
 {
 	size_t len;
 	char *text = job_serialize(job, &len);
 	int fd;
 
 	if (!text)
-		return fail(err, errlen, "cannot serialize job %s: out of memory", name);
+		return spool_fail(err, errlen, "cannot serialize job %s: out of memory", name);
 	fd = write_unique(sp, "tmp", name, seq, JOB_MODE, text, len, tmpname, size, err, errlen);
 	free(text);
 	return fd;
 }
 
-static void unlink_tmp(struct spool *sp, const char *tmpname)
+void spool_unlink_tmp(struct spool *sp, const char *tmpname)
 {
 	char path[REL_PATH_MAX];
 
-	if (rel_path(path, sizeof path, SPOOL_TMP, tmpname) == 0)
+	if (spool_rel_path(path, sizeof path, SPOOL_TMP, tmpname) == SPOOL_OK)
 		unlinkat(sp->dirfd, path, 0); /* a leftover is removed after 36 hours anyway */
 }
 
@@ -411,45 +439,43 @@ struct pending {
 	bool linked;            /* placed in new/ by this call */
 };
 
-static int name_jobs(struct job *const *jobs, size_t n, struct pending *pend, char *err,
-		     size_t errlen)
+static enum spool_result name_jobs(struct job *const *jobs, size_t n, struct pending *pend,
+				   char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *id = job_get_str(jobs[i], "recording_file_id");
 
-		if (!id || spool_job_name(id, pend[i].name, sizeof pend[i].name) != 0)
-			return fail(err, errlen, "job %zu has no usable recording_file_id", i + 1);
+		if (!id || spool_job_name(id, pend[i].name, sizeof pend[i].name) != SPOOL_OK)
+			return spool_fail(err, errlen, "job %zu has no usable recording_file_id", i + 1);
 	}
-	return 0;
+	return SPOOL_OK;
 }
 
 /* Under the .lock: links each job whose name no state holds into new/. */
-static int link_new_jobs(struct spool *sp, struct pending *pend, size_t n, size_t *count,
-			 char *err, size_t errlen)
+static enum spool_result link_new_jobs(struct spool *sp, struct pending *pend, size_t n,
+				       size_t *count, char *err, size_t errlen)
 {
 	char from[REL_PATH_MAX], to[REL_PATH_MAX];
 	enum spool_state where;
 
 	for (size_t i = 0; i < n; i++) {
-		int found = locate(sp, pend[i].name, &where, err, errlen);
-
-		if (found < 0)
-			return -1;
-		if (found)
-			continue;
-		if (rel_path(from, sizeof from, SPOOL_TMP, pend[i].tmp) != 0 ||
-		    rel_path(to, sizeof to, SPOOL_NEW, pend[i].name) != 0)
-			return fail(err, errlen, "job name too long: %s", pend[i].name);
+		if (locate(sp, pend[i].name, &where, err, errlen) != SPOOL_OK)
+			return SPOOL_ERROR;
+		if (where != SPOOL_NOWHERE)
+			continue; /* a redelivery */
+		if (spool_rel_path(from, sizeof from, SPOOL_TMP, pend[i].tmp) != SPOOL_OK ||
+		    spool_rel_path(to, sizeof to, SPOOL_NEW, pend[i].name) != SPOOL_OK)
+			return spool_fail(err, errlen, "job name too long: %s", pend[i].name);
 		if (linkat(sp->dirfd, from, sp->dirfd, to, 0) != 0) {
 			if (errno == EEXIST)
 				continue; /* put there by hand since locate(): it is spooled */
-			return fail(err, errlen, "cannot link %s to %s: %s", from, to,
+			return spool_fail(err, errlen, "cannot link %s to %s: %s", from, to,
 				    strerror(errno));
 		}
 		pend[i].linked = true;
 		(*count)++;
 	}
-	return 0;
+	return SPOOL_OK;
 }
 
 /* True when new/<name> is still the file this call linked from tmp/ (a
@@ -459,8 +485,8 @@ static bool still_ours(struct spool *sp, const struct pending *p)
 	char tmp[REL_PATH_MAX], path[REL_PATH_MAX];
 	struct stat a, b;
 
-	return rel_path(tmp, sizeof tmp, SPOOL_TMP, p->tmp) == 0 &&
-	       rel_path(path, sizeof path, SPOOL_NEW, p->name) == 0 &&
+	return spool_rel_path(tmp, sizeof tmp, SPOOL_TMP, p->tmp) == SPOOL_OK &&
+	       spool_rel_path(path, sizeof path, SPOOL_NEW, p->name) == SPOOL_OK &&
 	       fstatat(sp->dirfd, tmp, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       fstatat(sp->dirfd, path, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
 	       a.st_dev == b.st_dev;
@@ -474,65 +500,66 @@ static void unlink_new_jobs(struct spool *sp, struct pending *pend, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		if (!pend[i].linked || !still_ours(sp, &pend[i]) ||
-		    rel_path(path, sizeof path, SPOOL_NEW, pend[i].name) != 0)
+		    spool_rel_path(path, sizeof path, SPOOL_NEW, pend[i].name) != SPOOL_OK)
 			continue;
 		if (unlinkat(sp->dirfd, path, 0) != 0 && errno != ENOENT)
 			log_event(LOG_ERR, "spool_rollback_failed", "file=%s error=%s", path,
 				  log_q(strerror(errno), quoted, sizeof quoted));
 		any = true;
 	}
-	if (any && fsync_state_dir(sp, SPOOL_NEW, why, sizeof why) != 0)
+	if (any && spool_fsync_dir(sp, SPOOL_NEW, why, sizeof why) != SPOOL_OK)
 		log_event(LOG_ERR, "spool_rollback_failed", "error=%s",
 			  log_q(why, quoted, sizeof quoted));
 }
 
-int spool_enqueue(struct spool *sp, struct job *const *jobs, size_t n, size_t *n_spooled,
-		  char *err, size_t errlen)
+enum spool_result spool_enqueue(struct spool *sp, struct job *const *jobs, size_t n,
+				size_t *n_spooled, char *err, size_t errlen)
 {
 	struct pending *pend = calloc(n ? n : 1, sizeof *pend);
 	size_t count = 0;
-	int lockfd = -1, rc = -1;
+	enum spool_result rc = SPOOL_ERROR;
+	int lockfd = -1;
 
 	if (n_spooled)
 		*n_spooled = 0;
 	if (!pend)
-		return fail(err, errlen, "out of memory");
-	if (name_jobs(jobs, n, pend, err, errlen) != 0)
+		return spool_fail(err, errlen, "out of memory");
+	if (name_jobs(jobs, n, pend, err, errlen) != SPOOL_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		int fd = write_tmp_job(sp, jobs[i], pend[i].name, (unsigned)i, pend[i].tmp,
+		int fd = spool_write_tmp_job(sp, jobs[i], pend[i].name, (unsigned)i, pend[i].tmp,
 				       sizeof pend[i].tmp, err, errlen);
 
 		if (fd < 0)
 			goto out;
 		close(fd);
 	}
-	lockfd = lock_spool(sp, err, errlen);
+	lockfd = spool_lock(sp, err, errlen);
 	if (lockfd < 0)
 		goto out;
-	if (link_new_jobs(sp, pend, n, &count, err, errlen) != 0) {
+	if (link_new_jobs(sp, pend, n, &count, err, errlen) != SPOOL_OK) {
 		unlink_new_jobs(sp, pend, n);
 		goto out;
 	}
 	/* The fsync that makes the links durable needs no lock: outside it,
 	 * the fsyncs of concurrent requests overlap instead of queueing. */
-	unlock_spool(&lockfd);
-	if (count > 0 && fsync_state_dir(sp, SPOOL_NEW, err, errlen) != 0) {
+	spool_unlock(&lockfd);
+	if (count > 0 && spool_fsync_dir(sp, SPOOL_NEW, err, errlen) != SPOOL_OK) {
 		char why[256];
 
-		lockfd = lock_spool(sp, why, sizeof why);
+		lockfd = spool_lock(sp, why, sizeof why);
 		if (lockfd >= 0)
 			unlink_new_jobs(sp, pend, n);
 		goto out;
 	}
-	rc = 0;
+	rc = SPOOL_OK;
 	if (n_spooled)
 		*n_spooled = count;
 out:
-	unlock_spool(&lockfd);
+	spool_unlock(&lockfd);
 	for (size_t i = 0; i < n; i++)
 		if (pend[i].tmp[0])
-			unlink_tmp(sp, pend[i].tmp);
+			spool_unlink_tmp(sp, pend[i].tmp);
 	free(pend);
 	return rc;
 }
@@ -563,20 +590,20 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
-int spool_list(struct spool *sp, enum spool_state st, char ***names, size_t *n)
+enum spool_result spool_list(struct spool *sp, enum spool_state st, char ***names, size_t *n)
 {
 	int fd = openat(sp->dirfd, spool_state_dir(st), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	char **list = NULL, **bigger;
 	size_t count = 0, cap = 0;
 	struct dirent *de;
-	int rc = -1;
+	enum spool_result rc = SPOOL_ERROR;
 
 	*names = NULL;
 	*n = 0;
 	if (!d) {
-		close_fd(&fd);
-		return -1;
+		spool_close_fd(&fd);
+		return SPOOL_ERROR;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (!listable(d, de))
@@ -598,7 +625,7 @@ int spool_list(struct spool *sp, enum spool_state st, char ***names, size_t *n)
 	*names = list;
 	*n = count;
 	list = NULL;
-	rc = 0;
+	rc = SPOOL_OK;
 out:
 	if (list)
 		free_names(list, count);
@@ -606,37 +633,55 @@ out:
 	return rc;
 }
 
-/* 1 when path (relative to the spool) is the file open at fd, 0 when it is
- * another file or gone, -1 error. */
-static int names_file(struct spool *sp, const char *path, int fd, char *err, size_t errlen)
+enum spool_result spool_names_file(struct spool *sp, const char *path, int fd, char *err,
+				   size_t errlen)
 {
 	struct stat by_name, by_fd;
 
 	if (fstat(fd, &by_fd) != 0)
-		return fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+		return spool_fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
 	if (fstatat(sp->dirfd, path, &by_name, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno == ENOENT)
-			return 0;
-		return fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+			return SPOOL_GONE;
+		return spool_fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
 	}
-	return by_name.st_dev == by_fd.st_dev && by_name.st_ino == by_fd.st_ino;
+	return by_name.st_dev == by_fd.st_dev && by_name.st_ino == by_fd.st_ino ? SPOOL_OK
+										 : SPOOL_LOST_RACE;
 }
 
-static int same_file(struct spool *sp, const char *a, const char *b)
+enum spool_result spool_lock_if_still(struct spool *sp, enum spool_state st, const char *name,
+				      int fd, int *lockfd, char *err, size_t errlen)
+{
+	char path[REL_PATH_MAX];
+	enum spool_result rc;
+
+	*lockfd = -1;
+	if (spool_rel_path(path, sizeof path, st, name) != SPOOL_OK)
+		return spool_fail(err, errlen, "job name too long: %s", name);
+	*lockfd = spool_lock(sp, err, errlen);
+	if (*lockfd < 0)
+		return SPOOL_ERROR;
+	rc = spool_names_file(sp, path, fd, err, errlen);
+	if (rc != SPOOL_OK)
+		spool_unlock(lockfd);
+	return rc;
+}
+
+static bool same_file(struct spool *sp, const char *a, const char *b)
 {
 	struct stat sa, sb;
 
 	if (fstatat(sp->dirfd, a, &sa, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    fstatat(sp->dirfd, b, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-		return 0;
+		return false;
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* rename(from, to) that never replaces: renameat2(RENAME_NOREPLACE) where
- * the system has it, else link then unlink. 0 done, -1 with errno. */
-static int rename_noreplace(struct spool *sp, const char *from, const char *to)
+/* SPOOL_WITHOUT_RENAMEAT2: a build as on a system that lacks renameat2, so
+ * that the tests run the link+unlink path everywhere (test_spool_linkunlink). */
+int spool_rename_noreplace(struct spool *sp, const char *from, const char *to)
 {
-#ifdef HAVE_RENAMEAT2
+#if defined HAVE_RENAMEAT2 && !defined SPOOL_WITHOUT_RENAMEAT2
 	if (renameat2(sp->dirfd, from, sp->dirfd, to, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
@@ -656,26 +701,28 @@ static int rename_noreplace(struct spool *sp, const char *from, const char *to)
 }
 
 /* Under the .lock: moves from_st/name to to_st/to_name without replacing.
- * 0 moved, 1 the target holds another file, -1 error. A target that is
- * the same file as the source is a link+unlink move cut between its two
- * steps: finishing it (unlinking the source) counts as moved. */
-static int move_job(struct spool *sp, enum spool_state from_st, const char *name,
-		    enum spool_state to_st, const char *to_name, char *err, size_t errlen)
+ * SPOOL_OK moved, SPOOL_DUPLICATE the target holds another file,
+ * SPOOL_ERROR. A target that is the same file as the source is a
+ * link+unlink move cut between its two steps: finishing it (unlinking the
+ * source) counts as moved. */
+static enum spool_result move_job(struct spool *sp, enum spool_state from_st, const char *name,
+				  enum spool_state to_st, const char *to_name, char *err,
+				  size_t errlen)
 {
 	char from[REL_PATH_MAX], to[REL_PATH_MAX];
 
-	if (rel_path(from, sizeof from, from_st, name) != 0 ||
-	    rel_path(to, sizeof to, to_st, to_name) != 0)
-		return fail(err, errlen, "job name too long: %s", name);
-	if (rename_noreplace(sp, from, to) == 0)
-		return 0;
+	if (spool_rel_path(from, sizeof from, from_st, name) != SPOOL_OK ||
+	    spool_rel_path(to, sizeof to, to_st, to_name) != SPOOL_OK)
+		return spool_fail(err, errlen, "job name too long: %s", name);
+	if (spool_rename_noreplace(sp, from, to) == 0)
+		return SPOOL_OK;
 	if (errno != EEXIST)
-		return fail(err, errlen, "cannot move %s to %s: %s", from, to, strerror(errno));
+		return spool_fail(err, errlen, "cannot move %s to %s: %s", from, to, strerror(errno));
 	if (!same_file(sp, from, to))
-		return 1;
+		return SPOOL_DUPLICATE;
 	if (unlinkat(sp->dirfd, from, 0) != 0)
-		return fail(err, errlen, "cannot unlink %s: %s", from, strerror(errno));
-	return 0;
+		return spool_fail(err, errlen, "cannot unlink %s: %s", from, strerror(errno));
+	return SPOOL_OK;
 }
 
 /* "X.json" -> "X.<n>.json" (any other name -> "name.<n>"). */
@@ -692,23 +739,24 @@ static int suffixed_name(const char *name, unsigned n, char *out, size_t size)
 }
 
 /* Under the .lock: moves from_st/name into to_st under its own name, or the
- * first free suffixed one; *final gets the name used. */
-static int move_job_anyname(struct spool *sp, enum spool_state from_st, const char *name,
-			    enum spool_state to_st, char *final, size_t size, char *err,
-			    size_t errlen)
+ * first free suffixed one; *final gets the name used. SPOOL_OK or
+ * SPOOL_ERROR. */
+static enum spool_result move_job_anyname(struct spool *sp, enum spool_state from_st,
+					  const char *name, enum spool_state to_st, char *final,
+					  size_t size, char *err, size_t errlen)
 {
-	int moved;
+	enum spool_result moved;
 
 	if (snprintf(final, size, "%s", name) >= (int)size)
-		return fail(err, errlen, "job name too long: %s", name);
+		return spool_fail(err, errlen, "job name too long: %s", name);
 	for (unsigned n = 1; n <= SUFFIX_MAX + 1; n++) {
 		moved = move_job(sp, from_st, name, to_st, final, err, errlen);
-		if (moved <= 0)
+		if (moved != SPOOL_DUPLICATE)
 			return moved;
 		if (n > SUFFIX_MAX || suffixed_name(name, n, final, size) != 0)
 			break;
 	}
-	return fail(err, errlen, "%s/ holds too many files named like %s", spool_state_dir(to_st),
+	return spool_fail(err, errlen, "%s/ holds too many files named like %s", spool_state_dir(to_st),
 		    name);
 }
 
@@ -721,59 +769,54 @@ static void claim_init(struct claim *c)
 
 void spool_release(struct claim *c)
 {
-	close_fd(&c->fd);
+	spool_close_fd(&c->fd);
 	job_free(c->job);
 	c->job = NULL;
 }
 
-/* Opens st/name for locking and reading: 1 open (*fd), 0 gone or not a
- * regular file, -1 error. O_NONBLOCK: a FIFO put there must not hang us. */
-static int open_job(struct spool *sp, enum spool_state st, const char *name, int *fd,
-		    char *err, size_t errlen)
+enum spool_result spool_open_job(struct spool *sp, enum spool_state st, const char *name,
+				 int *fd, char *err, size_t errlen)
 {
 	char path[REL_PATH_MAX];
 	struct stat s;
 
-	if (!valid_name(name) || rel_path(path, sizeof path, st, name) != 0)
-		return fail(err, errlen, "not a job name: %s", name);
+	if (!spool_valid_name(name) || spool_rel_path(path, sizeof path, st, name) != SPOOL_OK)
+		return spool_fail(err, errlen, "not a job name: %s", name);
 	*fd = openat(sp->dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (*fd < 0) {
 		if (errno == ENOENT || errno == ELOOP)
-			return 0;
-		return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+			return SPOOL_GONE;
+		return spool_fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
 	}
 	if (fstat(*fd, &s) != 0 || !S_ISREG(s.st_mode)) {
-		close_fd(fd);
-		return 0;
+		spool_close_fd(fd);
+		return SPOOL_GONE;
 	}
-	return 1;
+	return SPOOL_OK;
 }
 
-/* flock LOCK_EX|LOCK_NB: 1 locked, 0 someone else holds it, -1 error. */
-static int try_lock(int fd, const char *what, char *err, size_t errlen)
+/* flock LOCK_EX|LOCK_NB: SPOOL_OK locked, SPOOL_BUSY someone else holds
+ * it, SPOOL_ERROR. */
+static enum spool_result try_lock(int fd, const char *what, char *err, size_t errlen)
 {
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno == EWOULDBLOCK)
-			return 0;
+			return SPOOL_BUSY;
 		if (errno != EINTR)
-			return fail(err, errlen, "cannot lock %s: %s", what, strerror(errno));
+			return spool_fail(err, errlen, "cannot lock %s: %s", what, strerror(errno));
 	}
-	return 1;
+	return SPOOL_OK;
 }
 
-/* open_job, then try_lock: 1 open and locked (*fd), 0 gone or held by
- * another process, -1 error. *fd may be left open on 0 or -1: the caller
- * closes it on its one cleanup path. */
-static int open_locked_job(struct spool *sp, enum spool_state st, const char *name, int *fd,
-			   char *err, size_t errlen)
+enum spool_result spool_open_locked_job(struct spool *sp, enum spool_state st, const char *name,
+					int *fd, char *err, size_t errlen)
 {
-	int rc = open_job(sp, st, name, fd, err, errlen);
+	enum spool_result rc = spool_open_job(sp, st, name, fd, err, errlen);
 
-	return rc <= 0 ? rc : try_lock(*fd, name, err, errlen);
+	return rc != SPOOL_OK ? rc : try_lock(*fd, name, err, errlen);
 }
 
-/* The job in the file at fd, or NULL with why. */
-static struct job *read_job(int fd, char *why, size_t whylen)
+struct job *spool_read_job(int fd, char *why, size_t whylen)
 {
 	struct stat st;
 	char *text = NULL;
@@ -781,16 +824,16 @@ static struct job *read_job(int fd, char *why, size_t whylen)
 	size_t got = 0;
 
 	if (fstat(fd, &st) != 0) {
-		fail(why, whylen, "cannot stat: %s", strerror(errno));
+		spool_fail(why, whylen, "cannot stat: %s", strerror(errno));
 		goto out;
 	}
 	if (st.st_size > JOB_MAX_BYTES) {
-		fail(why, whylen, "larger than %d bytes", JOB_MAX_BYTES);
+		spool_fail(why, whylen, "larger than %d bytes", JOB_MAX_BYTES);
 		goto out;
 	}
 	text = malloc((size_t)st.st_size + 1);
 	if (!text) {
-		fail(why, whylen, "out of memory");
+		spool_fail(why, whylen, "out of memory");
 		goto out;
 	}
 	while (got <= (size_t)st.st_size) {
@@ -799,7 +842,7 @@ static struct job *read_job(int fd, char *why, size_t whylen)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fail(why, whylen, "cannot read: %s", strerror(errno));
+			spool_fail(why, whylen, "cannot read: %s", strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -807,7 +850,7 @@ static struct job *read_job(int fd, char *why, size_t whylen)
 		got += (size_t)n;
 	}
 	if (got > (size_t)st.st_size) {
-		fail(why, whylen, "the file grew while being read");
+		spool_fail(why, whylen, "the file grew while being read");
 		goto out;
 	}
 	job = job_parse(text, got, why, whylen);
@@ -817,35 +860,30 @@ out:
 }
 
 /* A job file that does not parse (a person's edit gone wrong) goes to
- * failed/ as it is, for them to see. Returns 0, or -1 on error. */
-static int shelve_unparsable(struct spool *sp, enum spool_state from, const char *name, int fd,
-			     const char *why, char *err, size_t errlen)
+ * failed/ as it is, for them to see, when from/name is still the file at
+ * fd. SPOOL_SHELVED; SPOOL_GONE or SPOOL_LOST_RACE when it is not; or
+ * SPOOL_ERROR. */
+static enum spool_result shelve_unparsable(struct spool *sp, enum spool_state from,
+					   const char *name, int fd, const char *why, char *err,
+					   size_t errlen)
 {
-	char path[REL_PATH_MAX], final[SPOOL_NAME_MAX], quoted[600];
-	int lockfd, rc = -1, here;
+	char final[SPOOL_NAME_MAX], quoted[600];
+	enum spool_result rc;
+	int lockfd;
 
-	if (rel_path(path, sizeof path, from, name) != 0)
-		return fail(err, errlen, "job name too long: %s", name);
-	lockfd = lock_spool(sp, err, errlen);
-	if (lockfd < 0)
-		return -1;
-	here = names_file(sp, path, fd, err, errlen);
-	if (here <= 0) {
-		rc = here;
-		goto out;
-	}
-	if (move_job_anyname(sp, from, name, SPOOL_FAILED, final, sizeof final, err, errlen) != 0)
-		goto out;
-	unlock_spool(&lockfd);
+	rc = spool_lock_if_still(sp, from, name, fd, &lockfd, err, errlen);
+	if (rc != SPOOL_OK)
+		return rc;
+	rc = move_job_anyname(sp, from, name, SPOOL_FAILED, final, sizeof final, err, errlen);
+	spool_unlock(&lockfd);
+	if (rc != SPOOL_OK)
+		return rc;
 	log_event(LOG_ERR, "job_unparsable", "file=%s/%s moved_to=failed/%s error=%s",
 		  spool_state_dir(from), name, final, log_q(why, quoted, sizeof quoted));
-	if (fsync_state_dir(sp, SPOOL_FAILED, err, errlen) != 0 ||
-	    fsync_state_dir(sp, from, err, errlen) != 0)
-		goto out;
-	rc = 2;
-out:
-	unlock_spool(&lockfd);
-	return rc;
+	if (spool_fsync_dir(sp, SPOOL_FAILED, err, errlen) != SPOOL_OK ||
+	    spool_fsync_dir(sp, from, err, errlen) != SPOOL_OK)
+		return SPOOL_ERROR;
+	return SPOOL_SHELVED;
 }
 
 /* A job in new/ that does not parse may be a hand edit still being written
@@ -860,79 +898,74 @@ static bool maybe_being_written(int fd, time_t now)
 	return fstat(fd, &st) == 0 && (st.st_size == 0 || now - st.st_mtime < HAND_EDIT_GRACE);
 }
 
-/* After a move that has happened: its fsyncs. A failure is logged, not
- * returned: the move stands, and only a crash in the next moments could
- * undo it, into a state the next run handles. */
-static void sync_after_move(struct spool *sp, enum spool_state a, enum spool_state b)
+/* A failure is logged, not returned: the move stands, and only a crash in
+ * the next moments could undo it, into a state the next run handles. */
+void spool_sync_after_move(struct spool *sp, enum spool_state a, enum spool_state b)
 {
 	char why[256], quoted[300];
 
-	if (fsync_state_dir(sp, a, why, sizeof why) != 0 ||
-	    fsync_state_dir(sp, b, why, sizeof why) != 0)
+	if (spool_fsync_dir(sp, a, why, sizeof why) != SPOOL_OK ||
+	    spool_fsync_dir(sp, b, why, sizeof why) != SPOOL_OK)
 		log_event(LOG_WARNING, "spool_fsync_failed", "error=%s",
 			  log_q(why, quoted, sizeof quoted));
 }
 
 /* Under the .lock: checks new/name is still the locked file and moves it
- * to cur/. 1 claimed, 0 skipped, -1 error. */
-static int take_into_cur(struct spool *sp, const char *name, int fd, char *err, size_t errlen)
+ * to cur/. SPOOL_CLAIMED; SPOOL_GONE, SPOOL_LOST_RACE, SPOOL_DUPLICATE;
+ * SPOOL_ERROR. */
+static enum spool_result take_into_cur(struct spool *sp, const char *name, int fd, char *err,
+				       size_t errlen)
 {
-	char path[REL_PATH_MAX];
-	int lockfd, rc, moved;
+	enum spool_result rc;
+	int lockfd;
 
-	if (rel_path(path, sizeof path, SPOOL_NEW, name) != 0)
-		return fail(err, errlen, "job name too long: %s", name);
-	lockfd = lock_spool(sp, err, errlen);
-	if (lockfd < 0)
-		return -1;
-	rc = names_file(sp, path, fd, err, errlen);
-	if (rc <= 0)
-		goto out;
-	moved = move_job(sp, SPOOL_NEW, name, SPOOL_CUR, name, err, errlen);
-	if (moved == 1)
+	rc = spool_lock_if_still(sp, SPOOL_NEW, name, fd, &lockfd, err, errlen);
+	if (rc != SPOOL_OK)
+		return rc;
+	rc = move_job(sp, SPOOL_NEW, name, SPOOL_CUR, name, err, errlen);
+	spool_unlock(&lockfd);
+	if (rc == SPOOL_DUPLICATE)
 		log_event(LOG_WARNING, "job_duplicate",
 			  "file=new/%s reason=\"cur/ holds another file of that name\"", name);
-	rc = moved == 0 ? 1 : moved == 1 ? 0 : -1;
-out:
-	unlock_spool(&lockfd);
-	return rc;
+	return rc == SPOOL_OK ? SPOOL_CLAIMED : rc;
 }
 
-int spool_claim(struct spool *sp, const char *name, time_t now, struct claim *c, char *err,
-		size_t errlen)
+enum spool_result spool_claim(struct spool *sp, const char *name, time_t now, struct claim *c,
+			      char *err, size_t errlen)
 {
 	char why[512];
 	struct job *job = NULL;
 	time_t due;
-	int fd = -1, rc;
+	enum spool_result rc;
+	int fd = -1;
 
 	claim_init(c);
-	rc = open_locked_job(sp, SPOOL_NEW, name, &fd, err, errlen);
-	if (rc <= 0)
+	rc = spool_open_locked_job(sp, SPOOL_NEW, name, &fd, err, errlen);
+	if (rc != SPOOL_OK)
 		goto out;
-	job = read_job(fd, why, sizeof why);
+	job = spool_read_job(fd, why, sizeof why);
 	if (!job) {
 		rc = maybe_being_written(fd, now)
-			     ? 0
+			     ? SPOOL_BEING_WRITTEN
 			     : shelve_unparsable(sp, SPOOL_NEW, name, fd, why, err, errlen);
 		goto out;
 	}
 	/* an unreadable next_attempt_at (a hand edit) counts as due: never stuck */
 	if (job_get_time(job, "next_attempt_at", &due) == 0 && due > now) {
-		rc = 0;
+		rc = SPOOL_NOT_DUE;
 		goto out;
 	}
 	rc = take_into_cur(sp, name, fd, err, errlen);
-	if (rc <= 0)
+	if (rc != SPOOL_CLAIMED)
 		goto out;
-	sync_after_move(sp, SPOOL_CUR, SPOOL_NEW);
+	spool_sync_after_move(sp, SPOOL_CUR, SPOOL_NEW);
 	snprintf(c->name, sizeof c->name, "%s", name); /* fits: valid_name */
 	c->fd = fd;
 	c->job = job;
 	fd = -1;
 	job = NULL;
 out:
-	close_fd(&fd);
+	spool_close_fd(&fd);
 	job_free(job);
 	return rc;
 }
@@ -940,67 +973,71 @@ out:
 /* cur/name, locked by us, has more than one link: a link+unlink move out of
  * cur/ (or into it) was cut between its two steps. When new/, done/ or
  * failed/ holds the same file under the name, the job is there: cur/name is
- * unlinked and 1 returned. 0 when no such twin exists, -1 error. */
-static int finish_cut_move(struct spool *sp, const char *name, char *err, size_t errlen)
+ * unlinked and SPOOL_TWIN returned. SPOOL_OK when no such twin exists,
+ * SPOOL_ERROR. */
+static enum spool_result finish_cut_move(struct spool *sp, const char *name, char *err,
+					 size_t errlen)
 {
 	static const enum spool_state others[] = { SPOOL_NEW, SPOOL_DONE, SPOOL_FAILED };
 	char cur[REL_PATH_MAX], other[REL_PATH_MAX];
-	int lockfd, rc = 0;
+	enum spool_result rc = SPOOL_OK;
+	int lockfd;
 
-	if (rel_path(cur, sizeof cur, SPOOL_CUR, name) != 0)
-		return fail(err, errlen, "job name too long: %s", name);
-	lockfd = lock_spool(sp, err, errlen);
+	if (spool_rel_path(cur, sizeof cur, SPOOL_CUR, name) != SPOOL_OK)
+		return spool_fail(err, errlen, "job name too long: %s", name);
+	lockfd = spool_lock(sp, err, errlen);
 	if (lockfd < 0)
-		return -1;
+		return SPOOL_ERROR;
 	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
-		if (rel_path(other, sizeof other, others[i], name) != 0 || !same_file(sp, cur, other))
+		if (spool_rel_path(other, sizeof other, others[i], name) != SPOOL_OK ||
+		    !same_file(sp, cur, other))
 			continue;
 		if (unlinkat(sp->dirfd, cur, 0) != 0) {
-			rc = fail(err, errlen, "cannot unlink %s: %s", cur, strerror(errno));
+			rc = spool_fail(err, errlen, "cannot unlink %s: %s", cur, strerror(errno));
 			break;
 		}
 		log_event(LOG_NOTICE, "spool_move_finished", "file=%s twin=%s", cur, other);
-		rc = 1;
+		rc = SPOOL_TWIN;
 		break;
 	}
-	unlock_spool(&lockfd);
-	if (rc == 1 && fsync_state_dir(sp, SPOOL_CUR, err, errlen) != 0)
-		rc = -1;
+	spool_unlock(&lockfd);
+	if (rc == SPOOL_TWIN && spool_fsync_dir(sp, SPOOL_CUR, err, errlen) != SPOOL_OK)
+		rc = SPOOL_ERROR;
 	return rc;
 }
 
-int spool_adopt(struct spool *sp, const char *name, struct claim *c, char *err, size_t errlen)
+enum spool_result spool_adopt(struct spool *sp, const char *name, struct claim *c, char *err,
+			      size_t errlen)
 {
 	char path[REL_PATH_MAX], why[512];
 	struct job *job = NULL;
 	struct stat st;
-	int fd = -1, rc;
+	enum spool_result rc;
+	int fd = -1;
 
 	claim_init(c);
-	rc = open_locked_job(sp, SPOOL_CUR, name, &fd, err, errlen);
-	if (rc <= 0)
+	rc = spool_open_locked_job(sp, SPOOL_CUR, name, &fd, err, errlen);
+	if (rc != SPOOL_OK)
 		goto out;
 	/* between our open and our lock its holder may have replaced it
 	 * (spool_update) or moved it on: then this is not the job any more */
-	if (rel_path(path, sizeof path, SPOOL_CUR, name) != 0) {
-		rc = fail(err, errlen, "job name too long: %s", name);
+	if (spool_rel_path(path, sizeof path, SPOOL_CUR, name) != SPOOL_OK) {
+		rc = spool_fail(err, errlen, "job name too long: %s", name);
 		goto out;
 	}
-	rc = names_file(sp, path, fd, err, errlen);
-	if (rc <= 0)
+	rc = spool_names_file(sp, path, fd, err, errlen);
+	if (rc != SPOOL_OK)
 		goto out;
 	if (fstat(fd, &st) != 0) {
-		rc = fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+		rc = spool_fail(err, errlen, "cannot stat %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (st.st_nlink > 1) {
 		rc = finish_cut_move(sp, name, err, errlen);
-		if (rc != 0) {
-			rc = rc > 0 ? 0 : -1;
+		if (rc != SPOOL_OK)
 			goto out;
-		}
 	}
-	job = read_job(fd, why, sizeof why);
+	job = spool_read_job(fd, why, sizeof why);
 	if (!job) {
 		rc = shelve_unparsable(sp, SPOOL_CUR, name, fd, why, err, errlen);
 		goto out;
@@ -1010,85 +1047,88 @@ int spool_adopt(struct spool *sp, const char *name, struct claim *c, char *err, 
 	c->job = job;
 	fd = -1;
 	job = NULL;
-	rc = 1;
+	rc = SPOOL_CLAIMED;
 out:
-	close_fd(&fd);
+	spool_close_fd(&fd);
 	job_free(job);
 	return rc;
 }
 
-int spool_update(struct spool *sp, struct claim *c, char *err, size_t errlen)
+enum spool_result spool_update(struct spool *sp, struct claim *c, char *err, size_t errlen)
 {
 	char tmpname[TMP_NAME_MAX], from[REL_PATH_MAX], to[REL_PATH_MAX];
-	int newfd, locked, rc = -1;
+	enum spool_result locked, rc;
+	int newfd;
 
-	if (c->fd < 0 || !c->job || !valid_name(c->name))
-		return fail(err, errlen, "no claim to update");
-	newfd = write_tmp_job(sp, c->job, c->name, 0, tmpname, sizeof tmpname, err, errlen);
+	if (c->fd < 0 || !c->job || !spool_valid_name(c->name))
+		return spool_fail(err, errlen, "no claim to update");
+	newfd = spool_write_tmp_job(sp, c->job, c->name, 0, tmpname, sizeof tmpname, err, errlen);
 	if (newfd < 0)
-		return -1;
-	if (rel_path(from, sizeof from, SPOOL_TMP, tmpname) != 0 ||
-	    rel_path(to, sizeof to, SPOOL_CUR, c->name) != 0) {
-		fail(err, errlen, "job name too long: %s", c->name);
+		return SPOOL_ERROR;
+	if (spool_rel_path(from, sizeof from, SPOOL_TMP, tmpname) != SPOOL_OK ||
+	    spool_rel_path(to, sizeof to, SPOOL_CUR, c->name) != SPOOL_OK) {
+		spool_fail(err, errlen, "job name too long: %s", c->name);
 		goto fail;
 	}
 	/* nobody else knows this file yet, so the lock is ours at once */
 	locked = try_lock(newfd, from, err, errlen);
-	if (locked <= 0) {
-		if (locked == 0)
-			fail(err, errlen, "cannot lock %s: held by another process", from);
+	if (locked != SPOOL_OK) {
+		if (locked == SPOOL_BUSY)
+			spool_fail(err, errlen, "cannot lock %s: held by another process", from);
 		goto fail;
 	}
 	if (renameat(sp->dirfd, from, sp->dirfd, to) != 0) {
-		fail(err, errlen, "cannot rename %s to %s: %s", from, to, strerror(errno));
+		spool_fail(err, errlen, "cannot rename %s to %s: %s", from, to, strerror(errno));
 		goto fail;
 	}
-	rc = fsync_state_dir(sp, SPOOL_CUR, err, errlen);
+	rc = spool_fsync_dir(sp, SPOOL_CUR, err, errlen);
 	close(c->fd); /* the old file is gone from cur/: its lock guards nothing now */
 	c->fd = newfd;
 	return rc;
 fail:
 	close(newfd);
 	unlinkat(sp->dirfd, from, 0);
-	return -1;
+	return SPOOL_ERROR;
 }
 
-int spool_move(struct spool *sp, struct claim *c, enum spool_state dest, char *err, size_t errlen)
+enum spool_result spool_move(struct spool *sp, struct claim *c, enum spool_state dest,
+			     char *err, size_t errlen)
 {
 	char final[SPOOL_NAME_MAX];
-	int lockfd, moved;
+	enum spool_result moved;
+	int lockfd;
 
 	if (dest != SPOOL_NEW && dest != SPOOL_DONE && dest != SPOOL_FAILED)
-		return fail(err, errlen, "cannot move a job to %s/", spool_state_dir(dest));
-	if (spool_update(sp, c, err, errlen) != 0)
-		return -1;
-	lockfd = lock_spool(sp, err, errlen);
+		return spool_fail(err, errlen, "cannot move a job to %s/", spool_state_dir(dest));
+	if (spool_update(sp, c, err, errlen) != SPOOL_OK)
+		return SPOOL_ERROR;
+	lockfd = spool_lock(sp, err, errlen);
 	if (lockfd < 0)
-		return -1;
+		return SPOOL_ERROR;
 	moved = move_job_anyname(sp, SPOOL_CUR, c->name, dest, final, sizeof final, err, errlen);
-	unlock_spool(&lockfd);
-	if (moved != 0)
-		return -1;
+	spool_unlock(&lockfd);
+	if (moved != SPOOL_OK)
+		return SPOOL_ERROR;
 	if (strcmp(final, c->name) != 0)
 		log_event(LOG_WARNING, "job_renamed", "file=cur/%s moved_to=%s/%s", c->name,
 			  spool_state_dir(dest), final);
-	sync_after_move(sp, dest, SPOOL_CUR);
+	spool_sync_after_move(sp, dest, SPOOL_CUR);
 	spool_release(c);
-	return 0;
+	return SPOOL_OK;
 }
 
-int spool_clean_tmp(struct spool *sp, time_t now, long max_age)
+enum spool_result spool_clean_tmp(struct spool *sp, time_t now, long max_age, size_t *removed)
 {
 	int fd = openat(sp->dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	struct stat st;
-	int removed = 0;
-	bool failed = false;
+	enum spool_result rc = SPOOL_OK;
 
+	*removed = 0;
 	if (!d) {
-		close_fd(&fd);
-		return -1;
+		spool_close_fd(&fd);
+		return SPOOL_ERROR;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -1097,12 +1137,12 @@ int spool_clean_tmp(struct spool *sp, time_t now, long max_age)
 		    !S_ISREG(st.st_mode) || now - st.st_mtime <= max_age)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			removed++;
+			(*removed)++;
 		else if (errno != ENOENT)
-			failed = true;
+			rc = SPOOL_ERROR;
 	}
 	closedir(d);
-	return failed ? -1 : removed;
+	return rc;
 }
 
 static bool valid_private_name(const char *name)
@@ -1113,76 +1153,72 @@ static bool valid_private_name(const char *name)
 	       strcmp(name, "..") != 0 && strcmp(name, ".lock") != 0;
 }
 
-int spool_write_private(struct spool *sp, const char *name, const char *data, size_t len)
+enum spool_result spool_write_private(struct spool *sp, const char *name, const char *data,
+				      size_t len)
 {
 	char tmpname[TMP_NAME_MAX];
-	int fd, rc = 0;
+	enum spool_result rc = SPOOL_OK;
+	int fd;
 
 	if (!valid_private_name(name))
-		return -1;
+		return SPOOL_ERROR;
 	fd = write_unique(sp, ".", name, 0, PRIVATE_MODE, data, len, tmpname, sizeof tmpname, NULL,
 			  0);
 	if (fd < 0)
-		return -1;
+		return SPOOL_ERROR;
 	close(fd);
 	if (renameat(sp->dirfd, tmpname, sp->dirfd, name) != 0) {
 		unlinkat(sp->dirfd, tmpname, 0);
-		rc = -1;
+		rc = SPOOL_ERROR;
 	}
 	return rc;
 }
 
-long spool_read_private(struct spool *sp, const char *name, char *buf, size_t size)
+enum spool_result spool_read_private(struct spool *sp, const char *name, char *buf, size_t size,
+				     size_t *len)
 {
-	long got = 0;
+	enum spool_result rc = SPOOL_OK;
+	size_t got = 0;
 	int fd;
 
+	*len = 0;
 	if (!valid_private_name(name) || size == 0)
-		return -1;
+		return SPOOL_ERROR;
 	fd = openat(sp->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return errno == ENOENT ? SPOOL_GONE : SPOOL_ERROR;
 	for (;;) {
-		ssize_t n = read(fd, buf + got, size - (size_t)got);
+		ssize_t n = read(fd, buf + got, size - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			got = -1;
+		if (n <= 0) {
+			rc = n < 0 ? SPOOL_ERROR : SPOOL_OK;
 			break;
 		}
-		if (n == 0)
-			break;
-		got += n;
-		if ((size_t)got == size) { /* no room for the NUL: too big for buf */
-			got = -1;
+		got += (size_t)n;
+		if (got == size) { /* no room for the NUL: too big for buf */
+			rc = SPOOL_ERROR;
 			break;
 		}
 	}
 	close(fd);
-	if (got >= 0)
+	if (rc == SPOOL_OK) {
 		buf[got] = '\0';
-	return got;
+		*len = got;
+	}
+	return rc;
 }
 
-/* ---- inspection and repair by an operator (zoom2s3ctl) ------------------ */
+/* ---- a look at a spool that spool_open may refuse (zoom2s3ctl) ---------- */
 
-int spool_open_inspect(struct spool *sp, const char *dir, char *err, size_t errlen)
+enum spool_result spool_open_inspect(struct spool *sp, const char *dir, char *err,
+				     size_t errlen)
 {
-	size_t len = strlen(dir);
-
-	sp->dirfd = -1;
-	sp->lockfd = -1;
-	if (len == 0 || len >= sizeof sp->dir)
-		return fail(err, errlen, "spool_dir is empty or too long");
-	memcpy(sp->dir, dir, len + 1);
-	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dirfd < 0)
-		return fail(err, errlen, "cannot open spool_dir %s: %s", dir, strerror(errno));
-	return 0;
+	return open_spool_dir(sp, dir, false, err, errlen);
 }
 
-int spool_stat(struct spool *sp, const char *what, struct stat *out)
+enum spool_result spool_stat(struct spool *sp, const char *what, struct stat *out)
 {
 	bool known = strcmp(what, ".") == 0 || strcmp(what, ".lock") == 0;
 
@@ -1190,340 +1226,45 @@ int spool_stat(struct spool *sp, const char *what, struct stat *out)
 		known = strcmp(what, state_names[i]) == 0;
 	if (!known) {
 		errno = EINVAL;
-		return -1;
+		return SPOOL_ERROR;
 	}
-	return fstatat(sp->dirfd, what, out, AT_SYMLINK_NOFOLLOW);
-}
-
-static void entry_from_stat(struct spool_entry *e, const char *name, const struct stat *st)
-{
-	snprintf(e->name, sizeof e->name, "%s", name);
-	e->mtime = st->st_mtime;
-	e->size = (long long)st->st_size;
-	e->dev = st->st_dev;
-	e->ino = st->st_ino;
-}
-
-int spool_list_entries(struct spool *sp, enum spool_state st, struct spool_entry **entries,
-		       size_t *n)
-{
-	char **names = NULL, path[REL_PATH_MAX];
-	size_t count = 0, kept = 0;
-	struct spool_entry *list = NULL;
-	struct stat s;
-	int rc = -1;
-
-	*entries = NULL;
-	*n = 0;
-	if (spool_list(sp, st, &names, &count) != 0)
-		return -1;
-	list = calloc(count ? count : 1, sizeof *list);
-	if (!list)
-		goto out;
-	for (size_t i = 0; i < count; i++) {
-		/* a name too long for a claim is not one this spool makes; one
-		 * gone since the listing is simply not there any more */
-		if (strlen(names[i]) >= SPOOL_NAME_MAX ||
-		    rel_path(path, sizeof path, st, names[i]) != 0 ||
-		    fstatat(sp->dirfd, path, &s, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(s.st_mode))
-			continue;
-		entry_from_stat(&list[kept++], names[i], &s);
-	}
-	*entries = list;
-	*n = kept;
-	list = NULL;
-	rc = 0;
-out:
-	free(list);
-	free_names(names, count);
-	return rc;
-}
-
-int spool_read(struct spool *sp, enum spool_state st, const char *name, struct job **job,
-	       struct spool_entry *entry, char *err, size_t errlen)
-{
-	char why[512];
-	struct stat s;
-	int fd = -1, rc;
-
-	*job = NULL;
-	rc = open_job(sp, st, name, &fd, err, errlen);
-	if (rc <= 0)
-		return rc;
-	if (fstat(fd, &s) != 0) {
-		rc = fail(err, errlen, "cannot stat %s/%s: %s", spool_state_dir(st), name,
-			  strerror(errno));
-		goto out;
-	}
-	*job = read_job(fd, why, sizeof why);
-	if (!*job) {
-		rc = fail(err, errlen, "%s/%s: %s", spool_state_dir(st), name, why);
-		goto out;
-	}
-	if (entry)
-		entry_from_stat(entry, name, &s);
-	rc = 1;
-out:
-	close_fd(&fd);
-	return rc;
-}
-
-int spool_cur_held(struct spool *sp, const char *name)
-{
-	int fd = -1, rc;
-
-	if (open_job(sp, SPOOL_CUR, name, &fd, NULL, 0) <= 0)
-		return -1;
-	while ((rc = flock(fd, LOCK_SH | LOCK_NB)) != 0 && errno == EINTR)
-		;
-	if (rc != 0)
-		rc = errno == EWOULDBLOCK ? 1 : -1;
-	close_fd(&fd); /* drops our probe when we got it (rc 0: nobody holds it) */
-	return rc;
-}
-
-/* Under the .lock: 1 when rel (relative to the spool) is the file entry
- * describes, 0 when it is another one or gone, -1 error. */
-static int is_entry(struct spool *sp, const char *rel, const struct spool_entry *entry,
-		    char *err, size_t errlen)
-{
-	struct stat s;
-
-	if (fstatat(sp->dirfd, rel, &s, AT_SYMLINK_NOFOLLOW) != 0) {
-		if (errno == ENOENT)
-			return 0;
-		return fail(err, errlen, "cannot stat %s: %s", rel, strerror(errno));
-	}
-	return S_ISREG(s.st_mode) && s.st_dev == entry->dev && s.st_ino == entry->ino;
-}
-
-/* Under the .lock: 0 when neither new/ nor cur/ holds name, 1 when one
- * does (err says which), -1 error. */
-static int name_queued(struct spool *sp, const char *name, char *err, size_t errlen)
-{
-	static const enum spool_state queued[] = { SPOOL_NEW, SPOOL_CUR };
-	char path[REL_PATH_MAX];
-	struct stat s;
-
-	for (size_t i = 0; i < sizeof queued / sizeof queued[0]; i++) {
-		if (rel_path(path, sizeof path, queued[i], name) != 0)
-			return fail(err, errlen, "job name too long: %s", name);
-		if (fstatat(sp->dirfd, path, &s, AT_SYMLINK_NOFOLLOW) == 0) {
-			fail(err, errlen, "%s already holds a job of that name", path);
-			return 1;
-		}
-		if (errno != ENOENT)
-			return fail(err, errlen, "cannot look up %s: %s", path, strerror(errno));
-	}
-	return 0;
-}
-
-/* Writes job to a new, fsync'ed file in tmp/; tmp gets its path relative
- * to the spool. 0, or -1 with err (nothing left behind). */
-static int stage_job(struct spool *sp, const struct job *job, const char *name, char *tmp,
-		     size_t size, char *err, size_t errlen)
-{
-	char tmpname[TMP_NAME_MAX];
-	int fd = write_tmp_job(sp, job, name, 0, tmpname, sizeof tmpname, err, errlen);
-
-	if (fd < 0)
-		return -1;
-	close(fd);
-	if (rel_path(tmp, size, SPOOL_TMP, tmpname) != 0) {
-		unlink_tmp(sp, tmpname);
-		return fail(err, errlen, "job name too long: %s", name);
-	}
-	return 0;
-}
-
-/* Under the .lock: the checks and the two renames of spool_requeue. */
-static int requeue_locked(struct spool *sp, enum spool_state from, const struct spool_entry *e,
-			  const char *tmp, char *err, size_t errlen)
-{
-	char src[REL_PATH_MAX], to[REL_PATH_MAX];
-	int rc;
-
-	if (rel_path(src, sizeof src, from, e->name) != 0 ||
-	    rel_path(to, sizeof to, SPOOL_NEW, e->name) != 0)
-		return fail(err, errlen, "job name too long: %s", e->name);
-	rc = is_entry(sp, src, e, err, errlen);
-	if (rc == 0)
-		fail(err, errlen, "%s changed or went away meanwhile: look again", src);
-	if (rc <= 0)
-		return rc;
-	rc = name_queued(sp, e->name, err, errlen);
-	if (rc != 0)
-		return rc > 0 ? 0 : -1;
-	/* The new content replaces the file in its own state first: a crash
-	 * between the two renames leaves the reset job where it was. */
-	if (renameat(sp->dirfd, tmp, sp->dirfd, src) != 0)
-		return fail(err, errlen, "cannot rewrite %s: %s", src, strerror(errno));
-	if (rename_noreplace(sp, src, to) != 0)
-		return fail(err, errlen, "cannot move %s to %s: %s", src, to, strerror(errno));
-	return 1;
-}
-
-int spool_requeue(struct spool *sp, enum spool_state from, const struct spool_entry *entry,
-		  const struct job *job, char *err, size_t errlen)
-{
-	char tmp[REL_PATH_MAX];
-	int lockfd, rc;
-
-	if (from != SPOOL_DONE && from != SPOOL_FAILED)
-		return fail(err, errlen, "only jobs in done/ or failed/ are requeued");
-	if (!valid_name(entry->name))
-		return fail(err, errlen, "not a job name: %s", entry->name);
-	if (stage_job(sp, job, entry->name, tmp, sizeof tmp, err, errlen) != 0)
-		return -1;
-	lockfd = lock_spool(sp, err, errlen);
-	if (lockfd < 0) {
-		rc = -1;
-		goto out;
-	}
-	rc = requeue_locked(sp, from, entry, tmp, err, errlen);
-	unlock_spool(&lockfd);
-	if (rc == 1)
-		sync_after_move(sp, SPOOL_NEW, from);
-out:
-	if (rc != 1)
-		unlinkat(sp->dirfd, tmp, 0); /* still there unless it was renamed */
-	return rc;
-}
-
-/* Under the .lock: new/name must still be the file at fd; then the tmp/
- * file replaces it. 1 done, 0 it changed, -1 error. */
-static int replace_locked(struct spool *sp, enum spool_state st, const char *name, int fd,
-			  const char *tmp, char *err, size_t errlen)
-{
-	char path[REL_PATH_MAX];
-	int rc;
-
-	if (rel_path(path, sizeof path, st, name) != 0)
-		return fail(err, errlen, "job name too long: %s", name);
-	rc = names_file(sp, path, fd, err, errlen);
-	if (rc <= 0)
-		return rc;
-	if (renameat(sp->dirfd, tmp, sp->dirfd, path) != 0)
-		return fail(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
-	return 1;
-}
-
-/* The new file of an edit keeps the old one's times: in new/ a job file's
- * mtime tells when its last try failed (the spooler's move wrote it). */
-static void keep_times(struct spool *sp, int oldfd, const char *tmp)
-{
-	struct stat st;
-	struct timespec times[2];
-
-	if (fstat(oldfd, &st) != 0)
-		return;
-	times[0] = st.st_atim;
-	times[1] = st.st_mtim;
-	utimensat(sp->dirfd, tmp, times, AT_SYMLINK_NOFOLLOW); /* best effort */
-}
-
-/* spool_edit_new and spool_edit_done: the job file of st, flock'ed while
- * edit runs, rewritten by a new file renamed over it under the .lock once
- * the name is checked to still be that file. */
-static int edit_locked(struct spool *sp, enum spool_state st, const char *name,
-		       spool_edit_fn edit, void *ctx, char *err, size_t errlen)
-{
-	char why[512], tmp[REL_PATH_MAX] = "";
-	struct job *job = NULL;
-	int fd = -1, lockfd, rc;
-
-	rc = open_locked_job(sp, st, name, &fd, err, errlen);
-	if (rc <= 0)
-		goto out;
-	job = read_job(fd, why, sizeof why);
-	rc = 0; /* unparsable: the spooler shelves it on its next claim */
-	if (!job || !edit(job, ctx))
-		goto out;
-	rc = -1;
-	if (stage_job(sp, job, name, tmp, sizeof tmp, err, errlen) != 0) {
-		tmp[0] = '\0';
-		goto out;
-	}
-	keep_times(sp, fd, tmp);
-	lockfd = lock_spool(sp, err, errlen);
-	if (lockfd < 0)
-		goto out;
-	rc = replace_locked(sp, st, name, fd, tmp, err, errlen);
-	unlock_spool(&lockfd);
-	if (rc == 1 && fsync_state_dir(sp, st, err, errlen) != 0)
-		rc = -1;
-out:
-	if (rc != 1 && tmp[0])
-		unlinkat(sp->dirfd, tmp, 0);
-	close_fd(&fd);
-	job_free(job);
-	return rc;
-}
-
-int spool_edit_new(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
-		   char *err, size_t errlen)
-{
-	return edit_locked(sp, SPOOL_NEW, name, edit, ctx, err, errlen);
-}
-
-int spool_edit_done(struct spool *sp, const char *name, spool_edit_fn edit, void *ctx,
-		    char *err, size_t errlen)
-{
-	return edit_locked(sp, SPOOL_DONE, name, edit, ctx, err, errlen);
-}
-
-int spool_remove_done(struct spool *sp, const struct spool_entry *entry, char *err,
-		      size_t errlen)
-{
-	char path[REL_PATH_MAX];
-	int lockfd, rc;
-
-	if (!valid_name(entry->name) || rel_path(path, sizeof path, SPOOL_DONE, entry->name) != 0)
-		return fail(err, errlen, "not a job name: %s", entry->name);
-	lockfd = lock_spool(sp, err, errlen);
-	if (lockfd < 0)
-		return -1;
-	rc = is_entry(sp, path, entry, err, errlen);
-	if (rc == 1 && unlinkat(sp->dirfd, path, 0) != 0)
-		rc = fail(err, errlen, "cannot remove %s: %s", path, strerror(errno));
-	unlock_spool(&lockfd);
-	if (rc == 1 && fsync_state_dir(sp, SPOOL_DONE, err, errlen) != 0)
-		rc = -1;
-	return rc;
+	return fstatat(sp->dirfd, what, out, AT_SYMLINK_NOFOLLOW) == 0 ? SPOOL_OK : SPOOL_ERROR;
 }
 
 #define KEYLOCK_DIR ".keylocks"
 
-int spool_lock_key(struct spool *sp, const char *key, volatile sig_atomic_t *stop,
-		   bool *waited, char *err, size_t errlen)
+enum spool_result spool_lock_key(struct spool *sp, const char *key, stop_flag_t *stop,
+				 int *lockfd, bool *waited, char *err, size_t errlen)
 {
 	unsigned char digest[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1], path[sizeof KEYLOCK_DIR + 4];
 	int fd;
 
+	*lockfd = -1;
 	*waited = false;
 	crypto_sha256(key, strlen(key), digest);
 	crypto_hex(digest, sizeof digest, hex);
 	snprintf(path, sizeof path, "%s/%.3s", KEYLOCK_DIR, hex);
-	if (make_dir(sp->dirfd, KEYLOCK_DIR, KEYLOCK_DIR, err, errlen) != 0)
-		return -1;
+	if (make_dir(sp->dirfd, KEYLOCK_DIR, KEYLOCK_DIR, err, errlen) != SPOOL_OK)
+		return SPOOL_ERROR;
 	fd = openat(sp->dirfd, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
 	if (fd < 0)
-		return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return spool_fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
-			fail(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+			spool_fail(err, errlen, "cannot lock %s: %s", path, strerror(errno));
 			close(fd);
-			return -1;
+			return SPOOL_ERROR;
 		}
 		if (stop && *stop) {
 			close(fd);
-			return -2;
+			return SPOOL_STOPPED;
 		}
 		*waited = true;
 		sleep(1);
 	}
-	return fd;
+	*lockfd = fd;
+	return SPOOL_OK;
 }
 
 void spool_unlock_key(int fd)

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,9 @@ enum {
 #define METRICS_EVERY 60 /* seconds between metrics_file writes under --watch */
 #define MAX_WORKERS 64
 
-static volatile sig_atomic_t stop_requested;
+/* Atomic (stopflag.h): set by the signal handler (or by run() when the
+ * workers cannot start), read by every thread; it only goes from 0 to 1. */
+static stop_flag_t stop_requested;
 
 static void on_stop_signal(int sig)
 {
@@ -50,7 +53,8 @@ struct work {
 };
 
 /* Names waiting for a worker, and the names queued or being worked on, so
- * an inotify event and a rescan never hand one job to two workers. */
+ * an inotify event and a rescan never hand one job to two workers. Every
+ * field is under mu. */
 struct queue {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -61,6 +65,10 @@ struct queue {
 	int closed;
 };
 
+/* Shared by the main thread and the workers. cfg, sp, shared and metrics
+ * are set before the workers start and only read after (sp's descriptors
+ * are used, never changed; metrics.c locks its own counters); nworkers is
+ * the main thread's alone; the rest says how each is shared. */
 struct spooler {
 	struct config cfg;
 	struct spool sp;
@@ -69,12 +77,14 @@ struct spooler {
 	struct metrics *metrics; /* metrics_file; does nothing when unset */
 	struct retention *retention; /* zoom_after_upload; does nothing with keep */
 	int nworkers;
-	int failed_jobs;     /* went to failed/ in this run */
-	int spool_broken;    /* a move failed: the spool is unusable */
-	int claim_errors;    /* a job could not be read or claimed */
+	int failed_jobs;           /* under count_mu: went to failed/ in this run */
 	pthread_mutex_t count_mu;
+	atomic_bool spool_broken;  /* atomic: a move failed, the spool is unusable */
+	atomic_bool claim_errors;  /* atomic: a job could not be read or claimed */
 };
 
+/* One worker thread. s, tw and thread are set before it starts; tw's
+ * progress counters are atomic (transfer.c). */
 struct worker {
 	struct spooler *s;
 	struct transfer_worker *tw;
@@ -223,10 +233,10 @@ static void move_job(struct worker *w, struct claim *c, enum spool_state dest)
 	struct spooler *s = w->s;
 	char err[512];
 
-	if (spool_move(&s->sp, c, dest, err, sizeof err) != 0) {
+	if (spool_move(&s->sp, c, dest, err, sizeof err) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.move_failed", "job=%s to=%s error=\"%s\"", c->name,
 			  spool_state_dir(dest), err);
-		s->spool_broken = 1;
+		atomic_store(&s->spool_broken, true);
 		spool_release(c);
 		return;
 	}
@@ -298,21 +308,21 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 {
 	struct spooler *s = w->s;
 	char err[512];
-	int got;
+	enum spool_result got;
 
 	if (item->from == SPOOL_CUR)
 		got = spool_adopt(&s->sp, item->name, c, err, sizeof err);
 	else
 		got = spool_claim(&s->sp, item->name, time(NULL), c, err, sizeof err);
-	if (got < 0) {
+	if (got == SPOOL_ERROR) {
 		/* Not the whole spool's fault (one unreadable file): the loop goes
 		 * on, but the run's exit status says the spool needs a look. */
 		log_event(LOG_ERR, "spool.claim_failed", "job=%s error=\"%s\"", item->name, err);
-		s->claim_errors = 1;
+		atomic_store(&s->claim_errors, true);
 	}
-	if (got == 2)
+	if (got == SPOOL_SHELVED)
 		count_failed(s); /* it did not parse: spool.c put it in failed/ */
-	if (got != 1)
+	if (got != SPOOL_CLAIMED)
 		return false;
 
 	if (item->from == SPOOL_CUR) {
@@ -331,9 +341,9 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 	} else if (retry_reset_if_requeued(c->job)) {
 		log_event(LOG_NOTICE, "job.requeued", "job=%s", c->name);
 	}
-	if (spool_update(&s->sp, c, err, sizeof err) != 0) {
+	if (spool_update(&s->sp, c, err, sizeof err) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.update_failed", "job=%s error=\"%s\"", c->name, err);
-		s->spool_broken = 1;
+		atomic_store(&s->spool_broken, true);
 		spool_release(c);
 		return false;
 	}
@@ -397,7 +407,7 @@ static void *worker_main(void *arg)
 	struct work item;
 
 	/* After a failed move the spool is not to be trusted: take no more. */
-	while (!w->s->spool_broken && queue_pop(&w->s->q, &item)) {
+	while (!atomic_load(&w->s->spool_broken) && queue_pop(&w->s->q, &item)) {
 		run_one(w, &item);
 		queue_forget(&w->s->q, item.name);
 	}
@@ -411,7 +421,7 @@ static int scan_state(struct spooler *s, enum spool_state st)
 	size_t n = 0;
 	int rc = 0;
 
-	if (spool_list(&s->sp, st, &names, &n) != 0) {
+	if (spool_list(&s->sp, st, &names, &n) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.scan_failed", "dir=%s", spool_state_dir(st));
 		return -1;
 	}
@@ -430,6 +440,17 @@ static int scan_all(struct spooler *s)
 	if (scan_state(s, SPOOL_CUR) != 0 || scan_state(s, SPOOL_NEW) != 0)
 		return -1;
 	return 0;
+}
+
+/* Removes tmp/ files left for over 36 hours, then queues every job of cur/
+ * and new/. -1 when the spool cannot be read. */
+static int clean_and_scan(struct spooler *s, time_t now)
+{
+	size_t cleaned;
+
+	if (spool_clean_tmp(&s->sp, now, TMP_MAX_AGE, &cleaned) != SPOOL_OK)
+		return -1;
+	return scan_all(s);
 }
 
 /* One live line for all transfers, on a terminal: bytes, rate, ETA. */
@@ -492,12 +513,12 @@ static int watch_loop(struct spooler *s, struct worker *workers, bool live)
 			close(fd);
 		return -1;
 	}
-	while (!stop_requested && !s->spool_broken) {
+	while (!stop_requested && !atomic_load(&s->spool_broken)) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		time_t now = time(NULL);
 
 		if (now >= next_scan) {
-			if (spool_clean_tmp(&s->sp, now, TMP_MAX_AGE) < 0 || scan_all(s) != 0) {
+			if (clean_and_scan(s, now) != 0) {
 				rc = -1;
 				break;
 			}
@@ -532,7 +553,7 @@ static int once_loop(struct spooler *s, struct worker *workers, bool live)
 {
 	int rc = 0;
 
-	if (spool_clean_tmp(&s->sp, time(NULL), TMP_MAX_AGE) < 0 || scan_all(s) != 0)
+	if (clean_and_scan(s, time(NULL)) != 0)
 		rc = -1;
 	queue_close(&s->q);
 	while (!queue_wait_idle(&s->q, 1000) && !stop_requested) {
@@ -666,7 +687,8 @@ static int run(struct spooler *s, const struct options *o)
 	if (live)
 		fprintf(stderr, "\r\033[K");
 	write_metrics(s);
-	if (loop_rc != 0 || s->spool_broken || s->claim_errors)
+	/* the workers are joined: what they counted is all there */
+	if (loop_rc != 0 || atomic_load(&s->spool_broken) || atomic_load(&s->claim_errors))
 		status = EXIT_SPOOL;
 	else
 		status = s->failed_jobs ? EXIT_SOME_FAILED : EXIT_ALL_GOOD;
@@ -706,7 +728,7 @@ int main(int argc, char **argv)
 		log_event(LOG_ERR, "config.error", "error=\"%s\"", err);
 		return EXIT_USAGE;
 	}
-	if (spool_open(&s.sp, s.cfg.spool_dir, true, err, sizeof err) != 0) {
+	if (spool_open(&s.sp, s.cfg.spool_dir, true, err, sizeof err) != SPOOL_OK) {
 		fprintf(stderr, "zoom2s3-spooler: %s\n", err);
 		log_event(LOG_ERR, "spool.unusable", "error=\"%s\"", err);
 		config_free(&s.cfg);

@@ -1,6 +1,9 @@
-/* One job's transfer: Zoom -> S3, streamed part by part through one buffer
- * of part_size per worker, resumable from the parts the job records.
- * docs/INTERNALS.md ("The spooler's transfer") walks through it. */
+/* One job's transfer: Zoom -> S3. A small file is read into one buffer and
+ * sent by one PUT; a large one is streamed part by part: the download fills
+ * the worker's buffer of part_size while UPLOADERS threads send the parts
+ * before it, and the parts S3 confirmed are recorded in the job in order,
+ * so a later try resumes from them. docs/INTERNALS.md ("The spooler's
+ * transfer") walks through it. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,14 +24,14 @@
 #define MIB (1024ULL * 1024ULL)
 #define MAX_PARTS 10000
 
+/* Shared by every worker thread: set before they start and read-only
+ * after; awscreds.c and zoomauth.c guard their caches with their own
+ * mutexes. Two jobs bound for one key are serialised by spool_lock_key. */
 struct transfer_shared {
 	const struct config *cfg;
 	struct spool *sp;
 	struct awscreds *creds;
 	struct zoomauth *auth;
-	/* The keys that workers are transferring to. Two jobs with the same
-	 * key run one after the other, so the second one's HEAD sees the
-	 * first one's object and moves aside instead of replacing it. */
 };
 
 /* A multipart transfer's part uploads run on UPLOADERS threads, each with
@@ -40,6 +43,13 @@ struct transfer_shared {
  * whole parts. */
 #define UPLOADERS 2
 
+/* Shared between the worker thread and the uploader's thread: pending,
+ * finished and quit are under mu. The part's fields (buf .. sha256) are
+ * written by the worker under mu before it sets pending, and read by the
+ * uploader only while pending && !finished; etag and res are written by
+ * the uploader before it sets finished under mu, and read by the worker
+ * only once it saw finished. So each field has one owner at a time, handed
+ * over under mu. thread, started and s3 are set before the thread runs. */
 struct uploader {
 	pthread_t thread;
 	bool started;
@@ -48,7 +58,7 @@ struct uploader {
 	struct s3_client *s3;
 	unsigned char *buf;
 	size_t bufcap;
-	bool pending, finished, quit; /* a part handed over; its upload ended */
+	bool pending, finished, quit; /* under mu: a part handed over; its upload ended */
 	const char *key, *upload_id;
 	int number;
 	size_t len;
@@ -59,13 +69,15 @@ struct uploader {
 
 struct transfer_worker {
 	struct transfer_shared *sh;
-	volatile sig_atomic_t *stop;
+	stop_flag_t *stop;
 	struct s3_client *s3;
 	struct http_client *dl;
 	unsigned char *buf;
 	size_t bufcap;
 	struct crypto_sha256_stream *hash; /* of buf[0, fill) */
 	struct uploader up[UPLOADERS];
+	/* atomic: written by this worker's download, read by the main thread's
+	 * live progress line (transfer_progress). The rest is the worker's. */
 	atomic_llong progress_bytes, progress_total;
 };
 
@@ -161,7 +173,7 @@ static void *uploader_main(void *arg)
 }
 
 struct transfer_worker *transfer_worker_new(struct transfer_shared *sh,
-					    volatile sig_atomic_t *stop)
+					    stop_flag_t *stop)
 {
 	struct transfer_worker *w = calloc(1, sizeof *w);
 	char err[256] = "";
@@ -240,7 +252,7 @@ static enum outcome save_job(struct transfer_worker *w, struct tjob *tj, struct 
 {
 	char err[512];
 
-	if (spool_update(w->sh->sp, tj->claim, err, sizeof err) != 0)
+	if (spool_update(w->sh->sp, tj->claim, err, sizeof err) != SPOOL_OK)
 		return result_set(r, OUTCOME_RETRY, "cannot record progress in the spool: %s", err);
 	return OUTCOME_DONE;
 }
@@ -898,10 +910,12 @@ static enum outcome key_hold(struct transfer_worker *w, const struct tjob *tj, i
 	char err[512];
 	bool waited;
 
-	*held = spool_lock_key(w->sh->sp, tj->key, w->stop, &waited, err, sizeof err);
-	if (*held == -2)
+	enum spool_result got =
+		spool_lock_key(w->sh->sp, tj->key, w->stop, held, &waited, err, sizeof err);
+
+	if (got == SPOOL_STOPPED)
 		return result_set(r, OUTCOME_RETRY, "stopped");
-	if (*held < 0)
+	if (got != SPOOL_OK)
 		return result_set(r, OUTCOME_RETRY, "%s", err);
 	if (waited)
 		log_event(LOG_INFO, "transfer.key_waited", "job=%s", tj->claim->name);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "outcome.h"
 #include "spool.h"
+#include "stopflag.h"
 
 /* Process-wide: AWS credentials and the Zoom OAuth token, shared by the
  * workers (thread-safe). */
@@ -25,7 +26,7 @@ void transfer_shared_free(struct transfer_shared *sh);
 /* stop: set by the signal handler; a transfer then stops at a safe point
  * and transfer_run returns OUTCOME_RETRY with r->why "stopped". */
 struct transfer_worker *transfer_worker_new(struct transfer_shared *sh,
-					    volatile sig_atomic_t *stop);
+					    stop_flag_t *stop);
 void transfer_worker_free(struct transfer_worker *w);
 
 enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct result *r);

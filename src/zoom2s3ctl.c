@@ -58,7 +58,7 @@ static int with_spool(const char *config_path, int (*fn)(struct ctl *c, void *ar
 		fprintf(stderr, "zoom2s3ctl: %s\n", err);
 		return CTL_USAGE;
 	}
-	if (spool_open(&sp, cfg.spool_dir, false, err, sizeof err) != 0) {
+	if (spool_open(&sp, cfg.spool_dir, false, err, sizeof err) != SPOOL_OK) {
 		fprintf(stderr, "zoom2s3ctl: %s\n", err);
 		config_free(&cfg);
 		return CTL_SPOOL;

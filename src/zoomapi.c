@@ -21,7 +21,7 @@ long zoomapi_delay(long retry_after, int retry)
 }
 
 /* Sleeps seconds, or less once *stop is set. */
-static void wait_out(long seconds, volatile sig_atomic_t *stop)
+static void wait_out(long seconds, stop_flag_t *stop)
 {
 	for (long i = 0; i < seconds * 10 && !(stop && *stop); i++) {
 		struct timespec tenth = { 0, 100000000L };

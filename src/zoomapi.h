@@ -30,7 +30,7 @@
 struct zoomapi {
 	struct zoomauth *za;          /* borrowed */
 	struct http_client *client;   /* borrowed */
-	volatile sig_atomic_t *stop;  /* may be NULL: a wait ends early once set */
+	stop_flag_t *stop;  /* may be NULL: a wait ends early once set */
 	int max_tries;                /* 0: ZOOMAPI_MAX_TRIES */
 	long max_wait;                /* 0: ZOOMAPI_MAX_WAIT */
 	unsigned long requests;       /* requests sent (each try counts) */

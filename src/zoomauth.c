@@ -234,15 +234,15 @@ static void cache_load(struct zoomauth *za, time_t now)
 {
 	char text[ZOOMAUTH_TOKEN_MAX + 256], token[ZOOMAUTH_TOKEN_MAX];
 	time_t exp;
-	long n;
+	size_t n = 0;
 
 	za->file_tried = true;
 	if (!za->sp)
 		return;
-	n = spool_read_private(za->sp, ZOOMAUTH_CACHE_NAME, text, sizeof text);
-	if (n <= 0 || (size_t)n >= sizeof text)
+	if (spool_read_private(za->sp, ZOOMAUTH_CACHE_NAME, text, sizeof text, &n) != SPOOL_OK ||
+	    n == 0)
 		goto out;
-	if (zoomauth_cache_parse(text, (size_t)n, za->fingerprint, token, sizeof token, &exp) < 0 ||
+	if (zoomauth_cache_parse(text, n, za->fingerprint, token, sizeof token, &exp) < 0 ||
 	    !zoomauth_token_fresh(exp, now))
 		goto out;
 	log_add_secret(token);
@@ -261,7 +261,8 @@ static void cache_store(struct zoomauth *za)
 	if (!za->sp)
 		return;
 	n = zoomauth_cache_format(za->fingerprint, za->token, za->expires_at, text, sizeof text);
-	if (n < 0 || spool_write_private(za->sp, ZOOMAUTH_CACHE_NAME, text, (size_t)n) < 0)
+	if (n < 0 ||
+	    spool_write_private(za->sp, ZOOMAUTH_CACHE_NAME, text, (size_t)n) != SPOOL_OK)
 		log_event(LOG_WARNING, "zoomauth.cache_not_written",
 			  "note=\"the next run asks Zoom for a token again\"");
 	explicit_bzero(text, sizeof text);

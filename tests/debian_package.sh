@@ -9,23 +9,8 @@
 # Prints TAP; exits 0 only when every check held.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-n=0
-fails=0
-ok() { # status name [diag]
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | tail -n 40 | sed 's/^/# /'
-	fi
-}
-finish() {
-	echo "1..$n"
-	[ $fails -eq 0 ] && exit 0
-	exit 1
-}
+. "$top/tests/rig/tap.sh"
+finish() { tap_finish; }
 
 if [ "$(id -u)" != 0 ]; then
 	echo "1..0 # SKIP needs root (dpkg -i)"

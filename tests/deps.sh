@@ -7,7 +7,7 @@ set -eu
 
 PKGS="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
-clang libclang-rt-14-dev python3 jq curl uuid-runtime procps psmisc
+clang clang-tools libclang-rt-14-dev python3 jq curl uuid-runtime procps psmisc
 lighttpd apache2 libapache2-mod-fcgid spawn-fcgi
 radosgw ceph-mon ceph-osd ceph-common
 man-db groff-base systemd dpkg-dev debhelper fakeroot"

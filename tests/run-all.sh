@@ -4,9 +4,13 @@
 #  1. a gcc build with AddressSanitizer + UndefinedBehaviorSanitizer and
 #     -Werror runs `make check`: unit tests and the end-to-end rigs (real
 #     lighttpd, Apache, Ceph RGW, the stand-in Zoom);
-#  2. a clang build with -Werror runs the unit tests;
-#  3. `make distcheck` (the tarball builds and its unit tests pass);
-#  4. each libFuzzer target runs for a short, bounded time;
+#  2. a clang build with -Werror and -Weverything (less the short list in
+#     configure.ac) runs the unit tests;
+#  3. a clang build with ThreadSanitizer runs the spooler's end-to-end tests
+#     with -j 4 (ZOOM2S3_SPOOLER_JOBS), which must be free of reports;
+#  4. clang's static analyzer (scan-build) over src/, which must find nothing;
+#  5. `make distcheck` (the tarball builds and its unit tests pass);
+#  6. each libFuzzer target runs for a short, bounded time;
 #  and, after step 1, a short soak (every fault at once), then the Debian
 #  package is built, installed, run through the demo and purged
 #  (tests/debian_package.sh); last, the benchmarks run in smoke mode.
@@ -53,10 +57,23 @@ step "soak test, short: every fault at once (make soak runs the long one)"
 step "Debian package: build, install, the demo against it, purge"
 sh tests/debian_package.sh || status=1
 
-step "clang -Werror: unit tests"
+step "clang -Werror -Weverything: unit tests"
 rm -rf build/clang && mkdir -p build/clang
-(cd build/clang && "$top/configure" -q CC=clang &&
+(cd build/clang && "$top/configure" -q CC=clang --enable-weverything &&
 	make -j"$jobs" >/dev/null && ZOOM2S3_SKIP_E2E=1 ZOOM2S3_REQUIRE_ALL= make -j"$jobs" check) || status=1
+
+step "clang + ThreadSanitizer: the spooler's end-to-end tests with -j 4"
+spooler_e2e=$(cd "$top" && ls tests/e2e/spooler_*.py tests/e2e/ctl_spooler.py | tr '\n' ' ')
+rm -rf build/tsan && mkdir -p build/tsan
+(cd build/tsan && "$top/configure" -q CC=clang --enable-tsan && make -j"$jobs" >/dev/null &&
+	ZOOM2S3_SPOOLER_JOBS=4 TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
+		make -j"$jobs" check TESTS="$spooler_e2e") || status=1
+
+step "scan-build (clang's static analyzer) over src/"
+rm -rf build/scan && mkdir -p build/scan
+(cd build/scan && scan-build --use-cc=clang "$top/configure" -q CC=clang >/dev/null &&
+	scan-build --use-cc=clang --status-bugs -o "$top/build/scan/reports" make -j"$jobs" >/dev/null) ||
+	{ echo "scan-build found bugs: build/scan/reports"; status=1; }
 
 step "make distcheck"
 rm -rf build/dist && mkdir -p build/dist
@@ -73,6 +90,6 @@ step "benchmarks, smoke mode (tiny sizes: keeps bench/ working, measures nothing
 sh bench/run.sh --smoke || status=1
 
 step "summary"
-for b in asan clang; do printf '%s: ' "$b"; summarise "build/$b"; done
+for b in asan clang tsan; do printf '%s: ' "$b"; summarise "build/$b"; done
 summarise build
 exit $status

@@ -5,13 +5,11 @@ Authorization header never reaching another host, byte-exact Range resume,
 the stop flag, OAuth with its cache and refresh on 401, JWT, and the fresh
 link from the recordings API."""
 
-import hashlib
 import http.server
 import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,33 +25,11 @@ import fakezoom  # noqa: E402
 CLI = os.path.join(BUILDDIR, "tests", "unit", "zoom_client")
 HOSTS = "127.0.0.1,127.0.0.2"
 
-_n = 0
-_failed = 0
+import webrig  # noqa: E402  (the TAP helpers every Python rig shares)
+
+TAP = webrig.Tap()
+ok, is_, skip_all = TAP.ok, TAP.eq, webrig.skip_all  # ok(cond, name, diag...)
 _outputs = []   # every why= and stderr text, checked for secrets at the end
-
-
-def ok(cond, name, diag=None):
-    global _n, _failed
-    _n += 1
-    if not cond:
-        _failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", _n, name), flush=True)
-    if not cond and diag is not None:
-        for line in str(diag).splitlines():
-            print("# " + line)
-    return cond
-
-
-def is_(got, want, name):
-    return ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
-
-
-def skip_all(reason):
-    if os.environ.get("ZOOM2S3_REQUIRE_ALL") == "1":
-        print("1..1\nnot ok 1 - %s (ZOOM2S3_REQUIRE_ALL=1)" % reason)
-        sys.exit(1)
-    print("1..0 # SKIP " + reason)
-    sys.exit(0)
 
 
 def parse_fields(line):
@@ -739,13 +715,7 @@ def test_no_secrets(env):
 
 
 def main():
-    for addr in ("127.0.0.2", "127.0.0.3"):
-        try:
-            s = socket.socket()
-            s.bind((addr, 0))
-            s.close()
-        except OSError as e:
-            skip_all("cannot bind %s: %s" % (addr, e))
+    webrig.require_addresses(("127.0.0.2", "127.0.0.3"))
     if not os.access(CLI, os.X_OK):
         skip_all("%s is not built (make check builds it)" % CLI)
     tmp = tempfile.mkdtemp(prefix="download_fakezoom.")
@@ -761,8 +731,7 @@ def main():
     finally:
         fz.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % _n)
-    return 1 if _failed else 0
+    return TAP.finish()
 
 
 if __name__ == "__main__":

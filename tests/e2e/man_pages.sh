@@ -7,27 +7,8 @@ set -u
 b=${top_builddir:-.}
 pages="zoom2s3.fcgi.8 zoom2s3-spooler.8 zoom2s3ctl.8 zoom2s3.conf.5"
 
-skip() {
-	if [ "${ZOOM2S3_REQUIRE_ALL:-}" = 1 ]; then
-		echo "1..1"; echo "not ok 1 - $1 (ZOOM2S3_REQUIRE_ALL=1)"; exit 1
-	fi
-	echo "1..0 # SKIP $1"; exit 0
-}
-command -v man >/dev/null 2>&1 || skip "man is not installed (apt-get install man-db groff-base)"
-command -v groff >/dev/null 2>&1 || skip "groff is not installed (apt-get install groff-base)"
-
-n=0
-fails=0
-ok() { # cond-status name [diag]
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
+. "${top_srcdir:-.}/tests/rig/tap.sh"
+tap_need man:man-db groff:groff-base
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -59,5 +40,4 @@ for p in $pages; do
 	[ -z "$missing" ]
 	ok $? "$p: every page SEE ALSO names exists" "missing:$missing"
 done
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_finish

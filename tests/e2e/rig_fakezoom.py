@@ -26,32 +26,10 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "rig"))
 import fakezoom  # noqa: E402
 from fakezoom import FakeZoom  # noqa: E402
 
-_n = 0
-_failed = 0
+import webrig  # noqa: E402  (the TAP helpers every Python rig shares)
 
-
-def ok(cond, name, diag=None):
-    global _n, _failed
-    _n += 1
-    if not cond:
-        _failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", _n, name), flush=True)
-    if not cond and diag is not None:
-        for line in str(diag).splitlines():
-            print("# " + line)
-    return cond
-
-
-def is_(got, want, name):
-    return ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
-
-
-def skip_all(reason):
-    if os.environ.get("ZOOM2S3_REQUIRE_ALL") == "1":
-        print("1..1\nnot ok 1 - %s (ZOOM2S3_REQUIRE_ALL=1)" % reason)
-        sys.exit(1)
-    print("1..0 # SKIP " + reason)
-    sys.exit(0)
+TAP = webrig.Tap()
+ok, is_, skip_all = TAP.ok, TAP.eq, webrig.skip_all  # ok(cond, name, diag...)
 
 
 class Resp:
@@ -97,13 +75,7 @@ def main():
     if os.environ.get("ZOOM2S3_SKIP_E2E") == "1":
         print("1..0 # SKIP ZOOM2S3_SKIP_E2E=1")
         return 0
-    for addr in ("127.0.0.2", "127.0.0.3"):
-        try:
-            s = socket.socket()
-            s.bind((addr, 0))
-            s.close()
-        except OSError as e:
-            skip_all("cannot bind %s: %s" % (addr, e))
+    webrig.require_addresses(("127.0.0.2", "127.0.0.3"))
     tmp = tempfile.mkdtemp(prefix="rig_fakezoom.")
     fz = FakeZoom(state_dir=os.path.join(tmp, "inproc")).start()
     try:
@@ -111,8 +83,7 @@ def main():
     finally:
         fz.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % _n)
-    return 1 if _failed else 0
+    return TAP.finish()
 
 
 def run(fz, tmp):

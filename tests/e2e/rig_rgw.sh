@@ -9,35 +9,11 @@ RIG="$top_srcdir/tests/rig"
 RGW="bash $RIG/rgw.sh"
 S3U="$PYTHON3 $RIG/s3util.py"
 
-skip_all() {
-	if [ "${ZOOM2S3_REQUIRE_ALL:-}" = 1 ]; then
-		echo "1..1"
-		echo "not ok 1 - $1 (ZOOM2S3_REQUIRE_ALL=1)"
-		exit 1
-	fi
-	echo "1..0 # SKIP $1"
-	exit 0
-}
-
-[ "${ZOOM2S3_SKIP_E2E:-}" != 1 ] || { echo "1..0 # SKIP ZOOM2S3_SKIP_E2E=1"; exit 0; }
-[ "$(id -u)" = 0 ] || skip_all "not root"
-for p in ceph ceph-mon ceph-osd ceph-authtool monmaptool radosgw \
-	radosgw-admin curl flock setsid uuidgen timeout bash; do
-	command -v "$p" >/dev/null 2>&1 || skip_all "$p not installed"
-done
-
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
-diag() { sed 's/^/# /'; }
+. "$top_srcdir/tests/rig/tap.sh"
+tap_skip_e2e
+tap_need_root
+tap_need ceph ceph-mon ceph-osd ceph-authtool monmaptool radosgw radosgw-admin curl flock \
+	setsid uuidgen timeout bash
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rig_rgw.XXXXXX")
 D="$TMP/rgw"
@@ -206,5 +182,4 @@ any_alive && alive=1
 ok $? "once the holder is gone the cluster stops by itself"
 [ $alive = 0 ] || diag <"$D/log/reaper.out"
 
-echo "1..$n"
-[ $fails = 0 ]
+tap_finish

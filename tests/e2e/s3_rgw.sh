@@ -14,69 +14,31 @@ RGW="bash $top_srcdir/tests/rig/rgw.sh"
 S3U="$PYTHON3 $top_srcdir/tests/rig/s3util.py"
 C="$top_builddir/tests/unit/s3_client"
 
-skip_all() {
-	if [ "${ZOOM2S3_REQUIRE_ALL:-}" = 1 ]; then
-		echo "1..1"
-		echo "not ok 1 - $1 (ZOOM2S3_REQUIRE_ALL=1)"
-		exit 1
-	fi
-	echo "1..0 # SKIP $1"
-	exit 0
-}
-
-[ "${ZOOM2S3_SKIP_E2E:-}" != 1 ] || { echo "1..0 # SKIP ZOOM2S3_SKIP_E2E=1"; exit 0; }
-[ "$(id -u)" = 0 ] || skip_all "not root"
-for p in ceph ceph-mon ceph-osd radosgw radosgw-admin curl cmp md5sum sha256sum "$PYTHON3"; do
-	command -v "$p" >/dev/null 2>&1 || skip_all "$p not installed"
-done
-[ -x "$C" ] || skip_all "$C not built (make check builds it)"
-
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
-diag() { sed 's/^/# /'; }
+. "$top_srcdir/tests/rig/tap.sh"
+tap_skip_e2e
+tap_need_root
+tap_need ceph ceph-mon ceph-osd radosgw radosgw-admin curl cmp md5sum sha256sum "$PYTHON3"
+tap_need_built "$C"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/s3_rgw.XXXXXX")
 PROXY=
-# A cluster shared with the other tests when the runner names one
+# The cluster shared with the other tests when the runner names one
 # (ZOOM2S3_RGW_DIR), else a private one that this test stops.
-if [ -n "${ZOOM2S3_RGW_DIR:-}" ]; then
-	D=$ZOOM2S3_RGW_DIR
-	SHARED=1
-else
-	D="$TMP/rgw"
-	SHARED=
-	export RGW_LINGER=-1
-	unset RGW_PORT
-fi
 cleanup() {
 	[ -z "$PROXY" ] || kill "$PROXY" 2>/dev/null
-	if [ -n "$SHARED" ]; then
-		$RGW release "$D" >/dev/null 2>&1
-	else
-		$RGW stop "$D" >/dev/null 2>&1
-		rm -f "$D.lock"
-	fi
+	rgw_leave
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-RGW_HOLDER_PID=$$ $RGW start "$D" >"$TMP/start.out" 2>&1
+rgw_join "$TMP/rgw"
 rc=$?
+D=$RGW_DIR
 ok $rc "the RGW rig starts"
 if [ $rc -ne 0 ]; then
-	diag <"$TMP/start.out"
-	echo "1..$n"
-	exit 1
+	diag <"$TMP/rgw.start.out"
+	tap_finish
 fi
 eval "$($RGW env "$D")"
 export S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_REGION
@@ -318,5 +280,4 @@ run lu4 list-uploads "toosmall.mp4"
 ok $? "its upload is aborted: nothing left over"
 
 $S3U empty "$B" >/dev/null 2>&1 && $S3U rb "$B" >/dev/null 2>&1
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_finish

@@ -12,13 +12,8 @@ NJOBS=500
 ENQUEUERS=3
 WORKERS=4
 
-if [ ! -x "$STRESS" ]; then
-	if [ "${ZOOM2S3_REQUIRE_ALL:-0}" = 1 ]; then
-		echo "1..1"; echo "not ok 1 - $STRESS is not built"; exit 1
-	fi
-	echo "1..0 # SKIP $STRESS is not built (make check builds it)"
-	exit 0
-fi
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/rig/tap.sh"
+tap_need_built "$STRESS"
 # a hung worker must fail the test, not hang it
 if command -v timeout >/dev/null 2>&1; then T="timeout 600"; else T=; fi
 
@@ -27,14 +22,9 @@ trap 'rm -rf "$W"' EXIT
 mkdir "$W/marks"
 
 echo "1..6"
-n=0
-check() { # check CONDITION-STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
 
 $T "$STRESS" enqueue "$W" 0 0 0
-check $? "the spool is created"
+ok $? "the spool is created"
 
 pids_e= pids_w=
 i=1
@@ -50,17 +40,17 @@ done
 
 st=0
 for p in $pids_e; do wait "$p" || st=1; done
-check $st "$ENQUEUERS enqueuers redelivered overlapping events without an error"
+ok $st "$ENQUEUERS enqueuers redelivered overlapping events without an error"
 touch "$W/stop"
 st=0
 for p in $pids_w; do wait "$p" || st=1; done
-check $st "$WORKERS workers claimed, adopted, updated and moved without an error or a double claim"
+ok $st "$WORKERS workers claimed, adopted, updated and moved without an error or a double claim"
 if [ -s "$W/errors" ]; then sed 's/^/# /' "$W/errors" | head -40; fi
 
 "$STRESS" check "$W" $NJOBS drained >"$W/check.out" 2>&1
 st=$?
 sed 's/^/# /' "$W/check.out" | head -40
-check $st "every job is in exactly one file, in done/ or failed/; claim counters 0..m-1 once each; tmp/ empty"
+ok $st "every job is in exactly one file, in done/ or failed/; claim counters 0..m-1 once each; tmp/ empty"
 
 # the run did exercise concurrency: jobs that several processes claimed,
 # adoptions of abandoned jobs, and retries
@@ -68,9 +58,9 @@ multi=$(cat "$W"/log.* | awk '$1 == "C" { if (!((($2) SUBSEP ($4)) in seen)) { s
 	END { c = 0; for (j in n) if (n[j] > 1) c++; print c }')
 echo "# jobs claimed by more than one process: $multi"
 [ "${multi:-0}" -gt 0 ]
-check $? "some jobs passed through several processes"
+ok $? "some jobs passed through several processes"
 retries=$(cat "$W"/log.* | awk '$1 == "C" && $3 > 0 && $5 == "claim"' | wc -l)
 adoptions=$(cat "$W"/log.* | awk '$1 == "C" && $5 == "adopt"' | wc -l)
 echo "# retries claimed again: $retries, abandoned jobs adopted: $adoptions"
 [ "$retries" -gt 0 ] && [ "$adoptions" -gt 0 ]
-check $? "jobs came back for retries, and abandoned ones were adopted"
+ok $? "jobs came back for retries, and abandoned ones were adopted"

@@ -11,23 +11,13 @@ STRESS="$top_builddir/tests/unit/spool_stress"
 NJOBS=60
 ROUNDS=8
 
-if [ ! -x "$STRESS" ]; then
-	if [ "${ZOOM2S3_REQUIRE_ALL:-0}" = 1 ]; then
-		echo "1..1"; echo "not ok 1 - $STRESS is not built"; exit 1
-	fi
-	echo "1..0 # SKIP $STRESS is not built (make check builds it)"
-	exit 0
-fi
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/rig/tap.sh"
+tap_need_built "$STRESS"
 
 TOP=$(mktemp -d "${TMPDIR:-/tmp}/spool_crash.XXXXXX") || exit 1
 trap 'rm -rf "$TOP"' EXIT
 
 echo "1..$((2 * ROUNDS + 1))"
-n=0
-check() { # check STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
-}
 # a random delay in seconds, from a seed (the shell has no $RANDOM in POSIX)
 delay() { awk -v s="$1" -v lo="$2" -v span="$3" 'BEGIN { srand(s); printf "%.3f", lo + rand() * span }'; }
 
@@ -51,17 +41,17 @@ while [ $r -le $ROUNDS ]; do
 	st=$?
 	echo "# round $r: $out"
 	[ -s "$W/recover.err" ] && sed 's/^/# /' "$W/recover.err" | head -20
-	check $st "round $r: every acknowledged job survived; every job left in cur/ was adopted; the spool drained"
+	ok $st "round $r: every acknowledged job survived; every job left in cur/ was adopted; the spool drained"
 	adopted=$(echo "$out" | awk '{ print $2 }')
 	adopted_total=$((adopted_total + ${adopted:-0}))
 
 	"$STRESS" check "$W" $NJOBS after-crash >"$W/check.out" 2>&1
 	st=$?
 	[ $st -ne 0 ] && sed 's/^/# /' "$W/check.out" | head -20
-	check $st "round $r: each job in exactly one file, in done/ or failed/; tmp/ empty"
+	ok $st "round $r: each job in exactly one file, in done/ or failed/; tmp/ empty"
 	r=$((r + 1))
 done
 
 echo "# jobs adopted after the kills: $adopted_total"
 [ "$adopted_total" -gt 0 ]
-check $? "some kills left claimed jobs in cur/, and they were adopted"
+ok $? "some kills left claimed jobs in cur/, and they were adopted"

@@ -22,19 +22,10 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import fakezoom  # noqa: E402
 import spoolrig  # noqa: E402
-from spoolrig import check_done  # noqa: E402
+from spoolrig import check_done, key_of, last_seq  # noqa: E402
 
 UUID = "ab/cd+ef==Zx/9"
 CACHE = ".zoom-oauth-token"
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
-
-
-def last_seq(rig):
-    reqs = rig.fz.log()["requests"]
-    return reqs[-1]["seq"] if reqs else 0
 
 
 def expired_job(rig, fid, size, **over):
@@ -169,11 +160,8 @@ def case_jwt(tap, rig):
            "jwt: no OAuth request")
 
 
-def body(tap, rig):
-    case_oauth(tap, rig)
-    case_no_app(tap, rig)
-    case_jwt(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("auth", body)
+    spoolrig.main("auth",
+                  case_oauth,
+                  case_no_app,
+                  case_jwt)

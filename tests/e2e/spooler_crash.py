@@ -26,18 +26,9 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import fakezoom  # noqa: E402
 import spoolrig  # noqa: E402
-from spoolrig import PART, MIB, check_done, wait_for  # noqa: E402
+from spoolrig import PART, MIB, check_done, wait_for, key_of, last_seq  # noqa: E402
 
 SLOW = {"mode": "slow", "chunk": 128 * 1024, "delay": 0.02}   # about 5 MB/s
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
-
-
-def last_seq(rig):
-    reqs = rig.fz.log()["requests"]
-    return reqs[-1]["seq"] if reqs else 0
 
 
 def nparts(rig, fid):
@@ -163,7 +154,7 @@ def case_completed_before_crash(tap, rig):
     etag = rig.s3.complete_multipart_upload(rig.bucket, key, uid, [(1, e1), (2, e2)])
     job = rig.job_for(info, upload_id=uid, part_size=PART, parts=[
         {"part": 1, "etag": e1, "size": PART}, {"part": 2, "etag": e2, "size": 999}])
-    rig.write_job("cur", job)
+    rig.abandon(job)
     since = last_seq(rig)
     r = rig.run("--once")
     tap.eq(r.rc, 0, "completed before the crash: exit status 0") or tap.diag(r.tail())
@@ -211,13 +202,10 @@ def case_sigterm(tap, rig):
     tap.eq(rig.uploads(), [], "sigterm rerun: no multipart upload left")
 
 
-def body(tap, rig):
-    case_sigkill(tap, rig)
-    case_sigkill_single(tap, rig)
-    case_orphan(tap, rig)
-    case_completed_before_crash(tap, rig)
-    case_sigterm(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("crash", body)
+    spoolrig.main("crash",
+                  case_sigkill,
+                  case_sigkill_single,
+                  case_orphan,
+                  case_completed_before_crash,
+                  case_sigterm)

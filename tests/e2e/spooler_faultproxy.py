@@ -83,7 +83,7 @@ def case_cut_head(tap, rig, ctl, zoom_url):
                       content_type="video/mp4",
                       metadata={"zoom-file-id": "cuthead",
                                 "zoom-meeting-uuid": info["meeting_uuid"]})
-    rig.write_job("cur", proxied_job(rig, info, zoom_url, key))
+    rig.abandon(proxied_job(rig, info, zoom_url, key))
     ctl.rule("close_resp", route="s3", method="HEAD", frac=0.15, count=1)
     run_until_done(tap, rig, "cuthead", "HEAD cut in its headers")
     rules_used(tap, ctl, "HEAD cut in its headers")

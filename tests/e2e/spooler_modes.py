@@ -27,16 +27,7 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import spoolrig  # noqa: E402
 import webrig  # noqa: E402
-from spoolrig import PART, MIB, check_done, wait_for  # noqa: E402
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
-
-
-def last_seq(rig):
-    reqs = rig.fz.log()["requests"]
-    return reqs[-1]["seq"] if reqs else 0
+from spoolrig import PART, MIB, check_done, wait_for, key_of, last_seq  # noqa: E402
 
 
 def case_two_spoolers(tap, rig):
@@ -269,13 +260,10 @@ def case_exit_status(tap, rig):
     tap.eq(r.rc, 3, "exit 3: spool_dir is a file") or tap.diag(r.tail())
 
 
-def body(tap, rig):
-    case_exit_status(tap, rig)
-    case_two_spoolers(tap, rig)
-    case_same_key_two_processes(tap, rig)
-    case_requeue(tap, rig)
-    case_watch(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("modes", body)
+    spoolrig.main("modes",
+                  case_exit_status,
+                  case_two_spoolers,
+                  case_same_key_two_processes,
+                  case_requeue,
+                  case_watch)

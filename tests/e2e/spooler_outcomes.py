@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 os.path.join(os.path.dirname(__file__), "..", ".."),
                                 "tests", "rig"))
 import spoolrig  # noqa: E402
-from spoolrig import PART, MIB, check_done, wait_for  # noqa: E402
+from spoolrig import PART, MIB, check_done, wait_for, key_of  # noqa: E402
 
 
 def epoch(text):
@@ -38,10 +38,6 @@ def epoch(text):
         return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
     except (TypeError, ValueError):
         return None
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
 
 
 def readable(text):
@@ -229,12 +225,9 @@ def case_stall_timeout(tap, rig):
     tap.eq(rig.head(key_of(rig, "stall60")), None, "stall timeout: nothing uploaded")
 
 
-def body(tap, rig):
-    case_retries(tap, rig)
-    case_giveups(tap, rig)
-    case_stall(tap, rig)
-    case_stall_timeout(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("outcomes", body)
+    spoolrig.main("outcomes",
+                  case_retries,
+                  case_giveups,
+                  case_stall,
+                  case_stall_timeout)

@@ -20,14 +20,10 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import fakezoom  # noqa: E402
 import spoolrig  # noqa: E402
-from spoolrig import PART, check_done  # noqa: E402
+from spoolrig import PART, check_done, key_of  # noqa: E402
 
 SIZES = [("z0", 0), ("z1", 1), ("zpart", PART), ("zpart1", PART + 1),
          ("z3half", PART * 7 // 2)]
-
-
-def key_of(rig, fid):
-    return "rec/%s/%s.mp4" % (rig.name, fid)
 
 
 def case_sizes(tap, rig):
@@ -144,7 +140,7 @@ def case_already_there(tap, rig):
     ka, kb = key_of(rig, "zthere"), key_of(rig, "zthere2")
     ea, eb = put_whole(rig, a, ka), put_whole(rig, b, kb)
     rig.enqueue(rig.job_for(a))
-    rig.write_job("cur", rig.job_for(b))  # abandoned: no process holds it
+    rig.abandon(rig.job_for(b))
     since = rig.fz.log()["requests"][-1]["seq"]
     r = rig.run("--once")
     tap.eq(r.rc, 0, "already there: exit status 0") or tap.diag(r.tail())
@@ -163,12 +159,9 @@ def case_already_there(tap, rig):
     tap.eq(ops, [], "already there: no PUT, no upload made")
 
 
-def body(tap, rig):
-    case_sizes(tap, rig)
-    case_collision(tap, rig)
-    case_same_key_at_once(tap, rig)
-    case_already_there(tap, rig)
-
-
 if __name__ == "__main__":
-    spoolrig.main("sizes", body)
+    spoolrig.main("sizes",
+                  case_sizes,
+                  case_collision,
+                  case_same_key_at_once,
+                  case_already_there)

@@ -10,27 +10,8 @@ b=${top_builddir:-.}
 units="zoom2s3-spooler.service zoom2s3-spooler-once.service zoom2s3-spooler-once.path
 zoom2s3-spooler-once.timer zoom2s3-backfill.service zoom2s3-backfill.timer"
 
-skip() {
-	if [ "${ZOOM2S3_REQUIRE_ALL:-}" = 1 ]; then
-		echo "1..1"; echo "not ok 1 - $1 (ZOOM2S3_REQUIRE_ALL=1)"; exit 1
-	fi
-	echo "1..0 # SKIP $1"; exit 0
-}
-command -v systemd-analyze >/dev/null 2>&1 || skip "systemd-analyze is not installed (apt-get install systemd)"
-command -v man >/dev/null 2>&1 || skip "man is not installed (apt-get install man-db)"
-
-n=0
-fails=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
+. "$src/tests/rig/tap.sh"
+tap_need systemd-analyze:systemd man:man-db
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -109,5 +90,4 @@ for f in zoom2s3-spooler.service zoom2s3-spooler-once.service zoom2s3-spooler-on
 done
 [ -z "$bad" ]
 ok $? "the examples make installs are built with their paths filled in" "$bad"
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_finish

@@ -5,9 +5,10 @@ child process), a bucket of its own on the shared Ceph RGW (rgw.sh: the
 cluster in $ZOOM2S3_RGW_DIR, else one under the build tree, started on
 first use and shared by every test that runs meanwhile), and a config file
 for the real src/zoom2s3-spooler. It registers files with fakezoom, spools
-jobs the way the responder does (the job's JSON written and fsync'ed in
-tmp/, linked into new/ under an exclusive flock on .lock), runs the spooler
-with a timeout, and reads back the spool and the bucket:
+jobs with the responder's own enqueue (tests/unit/mkjob, linked with
+libzoom2s3.a), runs the spooler with a timeout (with -j N when
+ZOOM2S3_SPOOLER_JOBS=N and the test names no -j), and reads back the spool
+and the bucket:
 
     def body(tap, rig):
         f = rig.add_file("fileA", 1234)
@@ -23,7 +24,6 @@ checks it for every secret fakezoom handed out, the AWS secret key,
 pre-signed query strings and sanitizer reports.
 """
 
-import fcntl
 import hashlib
 import json
 import os
@@ -44,12 +44,13 @@ import webrig  # noqa: E402
 SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
 BUILDDIR = os.environ.get("top_builddir") or SRCDIR
 SPOOLER = os.path.join(BUILDDIR, "src", "zoom2s3-spooler")
+MKJOB = os.path.join(BUILDDIR, "tests", "unit", "mkjob")
 RGW_SH = os.path.join(SRCDIR, "tests", "rig", "rgw.sh")
 MIB = 1024 * 1024
 PART = 5 * MIB
 STATES = ("tmp", "new", "cur", "done", "failed")
 UUID = "4444AAAiAAAAAiAiAiiAii=="
-SANITIZER_MARKS = webrig.SANITIZER_MARKS + ("ERROR: LeakSanitizer",)
+SANITIZER_MARKS = webrig.SANITIZER_MARKS + ("ERROR: LeakSanitizer", "WARNING: ThreadSanitizer")
 
 Tap = webrig.Tap
 job_name = webrig.job_name
@@ -68,10 +69,11 @@ def require():
     for tool in ("ceph", "ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "bash", "curl"):
         if not shutil.which(tool):
             skip_all("%s is not installed" % tool)
-    if not os.access(SPOOLER, os.X_OK):
-        print("1..1")
-        print("not ok 1 - spooler not built: %s" % SPOOLER)
-        sys.exit(1)
+    for prog in (SPOOLER, MKJOB):
+        if not os.access(prog, os.X_OK):
+            print("1..1")
+            print("not ok 1 - not built: %s" % prog)
+            sys.exit(1)
 
 
 def wait_for(cond, timeout, interval=0.05):
@@ -265,37 +267,20 @@ class Rig:
         return json.dumps(job, indent=2, ensure_ascii=False) + "\n"
 
     def enqueue(self, job):
-        """The responder's way: tmp/ file fsync'ed, then under .lock linked
-        into new/ (never replacing), tmp/ name unlinked."""
-        name = job_name(job["recording_file_id"])
-        tmp = os.path.join(self.spool, "tmp", "%s.%d.0.%s" % (name, os.getpid(),
-                                                            os.urandom(8).hex()))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        try:
-            os.fchmod(fd, 0o640)
-            os.write(fd, self.job_text(job).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        lock = os.open(os.path.join(self.spool, ".lock"), os.O_RDWR)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            for st in ("new", "cur", "done", "failed"):
-                if os.path.exists(os.path.join(self.spool, st, name)):
-                    raise RuntimeError("job %s already in %s/" % (name, st))
-            os.link(tmp, os.path.join(self.spool, "new", name))
-        finally:
-            os.close(lock)
-            os.unlink(tmp)
-        return name
+        """Spools job through the responder's own enqueue (tests/unit/mkjob:
+        spool_enqueue of libzoom2s3.a); its name."""
+        p = subprocess.run([MKJOB, self.spool], input=self.job_text(job).encode(),
+                           stdin=None, capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError("mkjob: %s" % p.stderr.decode(errors="replace").strip())
+        return p.stdout.decode().strip()
 
-    def write_job(self, state, job):
-        """Puts a job file straight into a state (a crafted spool)."""
-        name = job_name(job["recording_file_id"])
-        path = os.path.join(self.spool, state, name)
-        with open(path, "w") as f:
-            f.write(self.job_text(job))
-        os.chmod(path, 0o640)
+    def abandon(self, job):
+        """What a spooler that died leaves behind: the job spooled with the
+        responder's enqueue, then moved to cur/ as a claim moves it, with no
+        process holding its lock. Its name."""
+        name = self.enqueue(job)
+        os.rename(os.path.join(self.spool, "new", name), os.path.join(self.spool, "cur", name))
         return name
 
     def states(self):
@@ -334,7 +319,7 @@ class Rig:
             "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.root, "no-credentials"),
             "LANG": "C",
         }
-        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"):
             if k in os.environ:
                 env[k] = os.environ[k]
         env.update(extra or {})
@@ -344,6 +329,9 @@ class Rig:
         argv = [SPOOLER]
         if config:
             argv += ["-c", self.config_path]
+        jobs = os.environ.get("ZOOM2S3_SPOOLER_JOBS")
+        if jobs and not any(a == "-j" or a.startswith("-j") for a in args):
+            argv += ["-j", jobs]  # the ThreadSanitizer run: tests/run-all.sh
         return argv + list(args)
 
     def run(self, *args, timeout=180, env=None, config=True, verbose=True):
@@ -469,9 +457,9 @@ class Rig:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def main(name, body, fakezoom_args=()):
-    """Runs body(tap, rig) with a fresh Rig; every exception is a failing
-    TAP line; the plan is printed at the end."""
+def main(name, *cases, fakezoom_args=()):
+    """Runs each case(tap, rig), in order, with one fresh Rig; every
+    exception is a failing TAP line; the plan is printed at the end."""
     require()
     webrig.become_subreaper()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -479,7 +467,8 @@ def main(name, body, fakezoom_args=()):
     rig = None
     try:
         rig = Rig(name, fakezoom_args)
-        body(tap, rig)
+        for case in cases:
+            case(tap, rig)
         rig.check_logs(tap)
     except Exception:
         tap.ok(False, "test ran to its end", traceback.format_exc())
@@ -517,6 +506,17 @@ def check_done(tap, rig, info, key, label, run=None):
         if k in job:
             tap.ok(False, "%s: done job has no %s" % (label, k), repr(job[k])[:200])
     return job
+
+
+def key_of(rig, fid):
+    """The key job_for gives an MP4 file of this rig."""
+    return "rec/%s/%s.mp4" % (rig.name, fid)
+
+
+def last_seq(rig):
+    """The sequence number of fakezoom's last logged request (0: none)."""
+    reqs = rig.fz.log()["requests"]
+    return reqs[-1]["seq"] if reqs else 0
 
 
 def sha256_hex(data):

@@ -94,6 +94,18 @@ def skip_all(reason):
     sys.exit(0)
 
 
+def require_addresses(addrs):
+    """Skips the whole test unless each loopback address can be bound (the
+    stand-in Zoom's second host, 127.0.0.2, needs a 127/8 loopback)."""
+    for addr in addrs:
+        try:
+            s = socket.socket()
+            s.bind((addr, 0))
+            s.close()
+        except OSError as e:
+            skip_all("cannot bind %s: %s" % (addr, e))
+
+
 def require(tools=()):
     """Root, the www-data user, the built responder and the named programs."""
     if os.geteuid() != 0:

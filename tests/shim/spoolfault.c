@@ -21,7 +21,6 @@
  *
  * Built as tests/shim/spoolfault.so without sanitizers. With an ASan
  * responder, set ASAN_OPTIONS=verify_asan_link_order=0. */
-#undef _FORTIFY_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -31,7 +31,7 @@
 #include "log.h"
 #include "s3.h"
 
-static volatile sig_atomic_t stop_flag;
+static stop_flag_t stop_flag;
 
 static void on_term(int sig)
 {

@@ -93,7 +93,7 @@ static int open_ctx(struct ctx *x, const char *w, unsigned long long seed, bool 
 	x->rnd = (seed * 2654435761ULL) ^ ((unsigned long long)getpid() << 20) ^ 0x9e3779b97f4a7c15ULL;
 	x->logfd = -1;
 	snprintf(path, sizeof path, "%s/spool", w);
-	if (spool_open(&x->sp, path, create, err, sizeof err) != 0) {
+	if (spool_open(&x->sp, path, create, err, sizeof err) != SPOOL_OK) {
 		fprintf(stderr, "spool_stress: %s\n", err);
 		return -1;
 	}
@@ -146,12 +146,12 @@ static int enqueue_event(struct ctx *x, unsigned njobs, unsigned start, unsigned
 	struct job *jobs[4];
 	char err[512], line[256];
 	size_t n = 0;
-	int rc;
+	enum spool_result rc;
 
 	for (unsigned i = 0; i < k; i++)
 		jobs[i] = make_job((start + i) % njobs);
 	rc = spool_enqueue(&x->sp, jobs, k, &n, err, sizeof err);
-	if (rc != 0) {
+	if (rc != SPOOL_OK) {
 		problem(x, "enqueue failed: %s", err);
 	} else {
 		for (unsigned i = 0; i < k; i++) {
@@ -234,7 +234,7 @@ static void handle(struct ctx *x, struct claim *c, bool adopted, bool marks, uns
 	pause_a_little(x, max_pause);
 	if (next_random(x, 3) == 0) {
 		job_set_str(c->job, "upload_id", "u/1");
-		if (spool_update(&x->sp, c, err, sizeof err) != 0)
+		if (spool_update(&x->sp, c, err, sizeof err) != SPOOL_OK)
 			problem(x, "update %s: %s", c->name, err);
 		pause_a_little(x, max_pause);
 	}
@@ -243,7 +243,7 @@ static void handle(struct ctx *x, struct claim *c, bool adopted, bool marks, uns
 	if (claims >= MAX_CLAIMS)
 		r = r < 80 ? 0 : 95;
 	if (r >= 70 && r < 90) { /* abandon: a crash without the crash */
-		if (spool_update(&x->sp, c, err, sizeof err) != 0)
+		if (spool_update(&x->sp, c, err, sizeof err) != SPOOL_OK)
 			problem(x, "update %s: %s", name, err);
 		unmark(x, name, marks);
 		spool_release(c);
@@ -253,7 +253,7 @@ static void handle(struct ctx *x, struct claim *c, bool adopted, bool marks, uns
 	if (dest == SPOOL_NEW)
 		job_set_time(c->job, "next_attempt_at", time(NULL) + (r < 50 ? 0 : 1));
 	unmark(x, name, marks);
-	if (spool_move(&x->sp, c, dest, err, sizeof err) != 0) {
+	if (spool_move(&x->sp, c, dest, err, sizeof err) != SPOOL_OK) {
 		problem(x, "move %s: %s", name, err);
 		spool_release(c);
 	}
@@ -271,7 +271,7 @@ static int work_pass(struct ctx *x, bool marks, unsigned max_pause, size_t *left
 
 	*left = 0;
 	for (size_t s = 0; s < 2; s++) {
-		if (spool_list(&x->sp, states[s], &names, &n) != 0) {
+		if (spool_list(&x->sp, states[s], &names, &n) != SPOOL_OK) {
 			problem(x, "cannot list %s/", spool_state_dir(states[s]));
 			return -1;
 		}
@@ -279,13 +279,14 @@ static int work_pass(struct ctx *x, bool marks, unsigned max_pause, size_t *left
 		for (size_t k = 0; k < n; k++) {
 			size_t i = (k + next_random(x, (unsigned)n)) % n; /* not all in one order */
 			struct claim c;
-			int rc = states[s] == SPOOL_NEW
-					 ? spool_claim(&x->sp, names[i], time(NULL), &c, err, sizeof err)
-					 : spool_adopt(&x->sp, names[i], &c, err, sizeof err);
+			enum spool_result rc =
+				states[s] == SPOOL_NEW
+					? spool_claim(&x->sp, names[i], time(NULL), &c, err, sizeof err)
+					: spool_adopt(&x->sp, names[i], &c, err, sizeof err);
 
-			if (rc < 0)
+			if (rc == SPOOL_ERROR)
 				problem(x, "claim/adopt %s: %s", names[i], err);
-			if (rc == 1) {
+			if (rc == SPOOL_CLAIMED) {
 				taken++;
 				handle(x, &c, states[s] == SPOOL_CUR, marks, max_pause);
 			}
@@ -382,7 +383,7 @@ static void census_file(struct census *cs, const char *dir, enum spool_state st,
 		fprintf(stderr, "check: %s is not one of our jobs\n", path);
 		cs->errors++;
 	} else {
-		if (spool_job_name(job_get_str(job, "recording_file_id"), want, sizeof want) != 0 ||
+		if (spool_job_name(job_get_str(job, "recording_file_id"), want, sizeof want) != SPOOL_OK ||
 		    strcmp(want, name) != 0) {
 			fprintf(stderr, "check: %s holds %s (a second copy)\n", path, want);
 			cs->errors++;
@@ -596,7 +597,8 @@ static int cmd_recover(const char *w, unsigned njobs)
 	bool *acked = calloc(njobs, sizeof *acked);
 	char err[512], **names;
 	size_t n;
-	int adopted = 0, orphans;
+	int adopted = 0;
+	size_t orphans = 0;
 	struct ctx x;
 
 	if (!cs || !seen || !acked || open_ctx(&x, w, 1, false) != 0 || take_census(w, cs) != 0 ||
@@ -614,40 +616,41 @@ static int cmd_recover(const char *w, unsigned njobs)
 		if (cs->copies[i] > 1)
 			problem(&x, "%s is in more than one file", id);
 	}
-	if (spool_list(&x.sp, SPOOL_CUR, &names, &n) != 0)
+	if (spool_list(&x.sp, SPOOL_CUR, &names, &n) != SPOOL_OK)
 		return 2;
 	for (size_t i = 0; i < n; i++) {
 		struct claim c;
-		int rc = spool_adopt(&x.sp, names[i], &c, err, sizeof err);
+		enum spool_result rc = spool_adopt(&x.sp, names[i], &c, err, sizeof err);
 
-		if (rc != 1)
+		if (rc != SPOOL_CLAIMED)
 			problem(&x, "adopt %s did not take an abandoned job: %s", names[i],
-				rc < 0 ? err : "busy or gone");
-		if (rc == 1 && spool_move(&x.sp, &c, SPOOL_DONE, err, sizeof err) != 0)
+				rc == SPOOL_ERROR ? err : spool_result_name(rc));
+		if (rc == SPOOL_CLAIMED && spool_move(&x.sp, &c, SPOOL_DONE, err, sizeof err) != SPOOL_OK)
 			problem(&x, "move %s: %s", names[i], err);
-		adopted += rc == 1;
+		adopted += rc == SPOOL_CLAIMED;
 		free(names[i]);
 	}
 	free(names);
 	for (unsigned i = 0; i < njobs; i += 4) /* Zoom's retries */
 		enqueue_event(&x, njobs, i, njobs - i < 4 ? njobs - i : 4);
-	if (spool_list(&x.sp, SPOOL_NEW, &names, &n) != 0)
+	if (spool_list(&x.sp, SPOOL_NEW, &names, &n) != SPOOL_OK)
 		return 2;
 	for (size_t i = 0; i < n; i++) {
 		struct claim c;
-		int rc = spool_claim(&x.sp, names[i], time(NULL) + 3600, &c, err, sizeof err);
+		enum spool_result rc =
+			spool_claim(&x.sp, names[i], time(NULL) + 3600, &c, err, sizeof err);
 
-		if (rc != 1)
-			problem(&x, "claim %s: %s", names[i], rc < 0 ? err : "skipped");
-		if (rc == 1 && spool_move(&x.sp, &c, SPOOL_DONE, err, sizeof err) != 0)
+		if (rc != SPOOL_CLAIMED)
+			problem(&x, "claim %s: %s", names[i],
+				rc == SPOOL_ERROR ? err : spool_result_name(rc));
+		if (rc == SPOOL_CLAIMED && spool_move(&x.sp, &c, SPOOL_DONE, err, sizeof err) != SPOOL_OK)
 			problem(&x, "move %s: %s", names[i], err);
 		free(names[i]);
 	}
 	free(names);
-	orphans = spool_clean_tmp(&x.sp, time(NULL) + 1, 0);
-	if (orphans < 0)
+	if (spool_clean_tmp(&x.sp, time(NULL) + 1, 0, &orphans) != SPOOL_OK)
 		problem(&x, "clean_tmp failed");
-	printf("adopted %d orphans %d\n", adopted, orphans);
+	printf("adopted %d orphans %zu\n", adopted, orphans);
 	close_ctx(&x);
 	free_census(cs);
 	free(seen);

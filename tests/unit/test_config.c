@@ -1,4 +1,4 @@
-/* config.c against CONTRACT.md's "Config file": defaults, every error kind
+/* config.c against zoom2s3.conf(5): defaults, every error kind
  * with its file:line, value syntax, roles, config_find_path, config_changed,
  * secrets kept out of messages and logs, the seed configuration and the
  * example file. Data files come from $top_srcdir/tests/data/config (the
@@ -221,7 +221,7 @@ static void test_seed(void)
 	const char *topic = "Week 3 [MATH101] Lecture";
 
 	for (int role = CONFIG_RESPONDER; role <= CONFIG_ANY; role++) {
-		if (!ok(config_load(data_path("seed.conf"), role, &c, err, sizeof err) == 0,
+		if (!ok(config_load(data_path("seed.conf"), (enum config_role)role, &c, err, sizeof err) == 0,
 			"the contract's seed configuration loads (role %d)", role))
 			printf("#   error: %s\n", err);
 		if (role != CONFIG_ANY)
@@ -877,13 +877,8 @@ int main(void)
 	}
 	snprintf(capture_path, sizeof capture_path, "%s/stderr", tmpdir);
 	fd = open(capture_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
-		perror("capture");
+	if (tap_capture_stderr(fd, capture_path) != 0)
 		return 1;
-	}
-	close(fd);
-	/* A sanitizer report goes there too: it is kept when something fails. */
-	printf("# stderr is captured in %s\n", capture_path);
 	setenv("ZOOM2S3_LOG", "stderr", 1);
 	log_init("test_config", LOG_DEST_AUTO, false);
 

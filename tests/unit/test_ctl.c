@@ -62,7 +62,7 @@ static struct job *read_back(const char *state, const char *name)
 	if (spool_read(&sp, state[0] == 'n' ? SPOOL_NEW : state[0] == 'd' ? SPOOL_DONE
 							 : state[0] == 'c' ? SPOOL_CUR
 									   : SPOOL_FAILED,
-		       name, &job, NULL, err, sizeof err) != 1)
+		       name, &job, NULL, err, sizeof err) != SPOOL_OK)
 		return NULL;
 	return job;
 }
@@ -76,17 +76,24 @@ static void set_mtime(const char *state, const char *name, time_t t)
 	utimensat(AT_FDCWD, p, times, 0);
 }
 
-static struct ctl new_ctl(void)
+/* Closes the captured output of the last command. */
+static void close_output(void)
 {
-	struct ctl c = { .cfg = &cfg, .sp = &sp, .now = NOW };
-
 	if (out)
 		fclose(out);
 	if (errout)
 		fclose(errout);
 	free(outbuf);
 	free(errbuf);
+	out = errout = NULL;
 	outbuf = errbuf = NULL;
+}
+
+static struct ctl new_ctl(void)
+{
+	struct ctl c = { .cfg = &cfg, .sp = &sp, .now = NOW };
+
+	close_output();
 	out = open_memstream(&outbuf, &outlen);
 	errout = open_memstream(&errbuf, &errlen);
 	c.out = out;
@@ -285,7 +292,7 @@ static void test_requeue_identity(void)
 	char err[256];
 
 	put("failed", "g1.json", "{\"recording_file_id\":\"g1\",\"failed_at\":\"2026-11-01T00:00:00Z\"}\n");
-	ok(spool_read(&sp, SPOOL_FAILED, "g1.json", &job, &entry, err, sizeof err) == 1, "read");
+	ok(spool_read(&sp, SPOOL_FAILED, "g1.json", &job, &entry, err, sizeof err) == SPOOL_OK, "read");
 	put("failed", "tmpcopy.json", "{\"recording_file_id\":\"g1\",\"edited\":true}\n");
 	{
 		char a[512], b[512];
@@ -294,11 +301,11 @@ static void test_requeue_identity(void)
 		path_of(b, sizeof b, "failed", "g1.json");
 		rename(a, b); /* a person replaced the file after we read it */
 	}
-	ok(spool_requeue(&sp, SPOOL_FAILED, &entry, job, err, sizeof err) == 0 &&
+	ok(spool_requeue(&sp, SPOOL_FAILED, &entry, job, err, sizeof err) == SPOOL_LOST_RACE &&
 		   strstr(err, "changed") && exists("failed", "g1.json") && !exists("new", "g1.json"),
 	   "a file replaced since it was read is not requeued (%s)", err);
 	job_free(job);
-	ok(spool_requeue(&sp, SPOOL_NEW, &entry, NULL, err, sizeof err) == -1,
+	ok(spool_requeue(&sp, SPOOL_NEW, &entry, NULL, err, sizeof err) == SPOOL_ERROR,
 	   "only done/ and failed/ jobs are requeued");
 }
 
@@ -334,9 +341,9 @@ static void test_retry_now(void)
 static void test_cur_held(void)
 {
 	put("cur", "c1.json", "{\"recording_file_id\":\"c1\"}\n");
-	is_int(spool_cur_held(&sp, "c1.json"), 0, "nobody holds cur/c1: abandoned");
+	is_int(spool_cur_held(&sp, "c1.json"), SPOOL_ABANDONED, "nobody holds cur/c1: abandoned");
 	ok(hold("cur", "c1.json"), "a child holds cur/c1");
-	is_int(spool_cur_held(&sp, "c1.json"), 1, "held: running");
+	is_int(spool_cur_held(&sp, "c1.json"), SPOOL_RUNNING, "held: running");
 	{
 		struct ctl c = new_ctl();
 
@@ -347,8 +354,8 @@ static void test_cur_held(void)
 		ok(strstr(output(), "1 running, 0 abandoned") != NULL, "status counts it running");
 	}
 	hold_end();
-	is_int(spool_cur_held(&sp, "c1.json"), 0, "released: abandoned again");
-	is_int(spool_cur_held(&sp, "none.json"), -1, "no such job: -1");
+	is_int(spool_cur_held(&sp, "c1.json"), SPOOL_ABANDONED, "released: abandoned again");
+	is_int(spool_cur_held(&sp, "none.json"), SPOOL_GONE, "no such job: gone");
 }
 
 static void test_prune(void)
@@ -384,7 +391,7 @@ static void test_prune(void)
 			rename(a, b);
 			put("done", "recent.json", "{\"recording_file_id\":\"recent\"}\n");
 		}
-		ok(spool_remove_done(&sp, &entries[i], err, sizeof err) == 0 &&
+		ok(spool_remove_done(&sp, &entries[i], err, sizeof err) == SPOOL_LOST_RACE &&
 			   exists("done", "recent.json"),
 		   "spool_remove_done leaves a file that is not the one listed");
 	}
@@ -402,7 +409,7 @@ int main(void)
 		return 1;
 	}
 	snprintf(spooldir, sizeof spooldir, "%s/spool", root);
-	if (spool_open(&sp, spooldir, true, err, sizeof err) != 0) {
+	if (spool_open(&sp, spooldir, true, err, sizeof err) != SPOOL_OK) {
 		printf("Bail out! %s\n", err);
 		return 1;
 	}
@@ -415,18 +422,7 @@ int main(void)
 	test_cur_held();
 	test_prune();
 	spool_close(&sp);
-	if (out)
-		fclose(out);
-	if (errout)
-		fclose(errout);
-	free(outbuf);
-	free(errbuf);
-	if (tap_failed == 0) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-		if (system(cmd) != 0)
-			tap_diag("could not remove the temporary directory");
-	}
+	close_output();
+	tap_remove_dir(root);
 	return done_testing();
 }

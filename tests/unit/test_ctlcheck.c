@@ -57,7 +57,7 @@ static void test_run(void)
 
 	snprintf(conf, sizeof conf, "%s/spooler.conf", root);
 	snprintf(spool, sizeof spool, "%s/spool", root);
-	if (spool_open(&sp, spool, true, err, sizeof err) != 0) {
+	if (spool_open(&sp, spool, true, err, sizeof err) != SPOOL_OK) {
 		printf("Bail out! %s\n", err);
 		exit(1);
 	}
@@ -169,12 +169,6 @@ int main(void)
 	unsetenv("AWS_SESSION_TOKEN");
 	test_modes();
 	test_run();
-	if (tap_failed == 0) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-		if (system(cmd) != 0)
-			tap_diag("could not remove the temporary directory");
-	}
+	tap_remove_dir(root);
 	return done_testing();
 }

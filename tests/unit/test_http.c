@@ -315,7 +315,7 @@ static void test_refusals(void)
 	struct http_request req = { .what = "the stub", .method = HTTP_GET, .url = url_of("/ok"),
 				    .headers = &bad, .n_headers = 1 };
 	struct http_response resp;
-	volatile sig_atomic_t stop = 1;
+	stop_flag_t stop = 1;
 	int before = seen.requests;
 
 	is_int(http_run(client, &req, &resp), OUTCOME_GIVEUP, "a header value with CR LF: give up");

@@ -47,6 +47,24 @@ static void expands(const char *tmpl, const struct keyvars *v, const char *want,
 		is_str(out, want, name);
 }
 
+/* One value of {topic} or {uuid} and what a template makes of it. */
+struct value_case {
+	const char *field, *value, *tmpl, *want, *name;
+};
+
+/* Sets each case's value in v (field "topic" or "uuid") and expands its
+ * template; the list ends with a NULL field. v keeps the last value. */
+static void expand_values(struct keyvars *v, const struct value_case *cases)
+{
+	for (; cases->field; cases++) {
+		if (strcmp(cases->field, "topic") == 0)
+			v->topic = cases->value;
+		else
+			v->uuid = cases->value;
+		expands(cases->tmpl, v, cases->want, 0, cases->name);
+	}
+}
+
 static void test_placeholders(void)
 {
 	struct keyvars v = base_vars();
@@ -98,23 +116,22 @@ static void test_sanitising(void)
 {
 	struct keyvars v = base_vars();
 
-	v.topic = "a/b";
-	expands("t/{topic}", &v, "t/a_b", 0, "'/' from a value becomes '_'");
-	v.topic = "/";
-	expands("{topic}", &v, "_", 0, "a lone '/' value becomes '_'");
-	v.topic = "a\x01" "b\x1f" "c\x7f" "d\n\te";
-	expands("{topic}", &v, "abcde", 0, "control characters are dropped");
-	v.topic = ".";
-	expands("x/{topic}/y", &v, "x/_/y", 0, "a '.' segment becomes '_'");
-	v.topic = "..";
-	expands("x/{topic}/y", &v, "x/_/y", 0, "a '..' segment becomes '_'");
+	expand_values(&v, (const struct value_case[]){
+		{ "topic", "a/b", "t/{topic}", "t/a_b", "'/' from a value becomes '_'" },
+		{ "topic", "/", "{topic}", "_", "a lone '/' value becomes '_'" },
+		{ "topic", "a\x01" "b\x1f" "c\x7f" "d\n\te", "{topic}", "abcde",
+		  "control characters are dropped" },
+		{ "topic", ".", "x/{topic}/y", "x/_/y", "a '.' segment becomes '_'" },
+		{ "topic", "..", "x/{topic}/y", "x/_/y", "a '..' segment becomes '_'" },
+		{ NULL, NULL, NULL, NULL, NULL } });
 	expands("{topic}", &v, "_", 0, "a '..' key becomes '_'");
-	v.topic = "...";
-	expands("x/{topic}", &v, "x/...", 0, "'...' is an ordinary name");
-	v.topic = ".\x01.";
-	expands("x/{topic}", &v, "x/_", 0, "'..' made by dropping a control character");
-	v.topic = "../../etc/passwd";
-	expands("{topic}", &v, ".._.._etc_passwd", 0, "no path traversal from a value");
+	expand_values(&v, (const struct value_case[]){
+		{ "topic", "...", "x/{topic}", "x/...", "'...' is an ordinary name" },
+		{ "topic", ".\x01.", "x/{topic}", "x/_",
+		  "'..' made by dropping a control character" },
+		{ "topic", "../../etc/passwd", "{topic}", ".._.._etc_passwd",
+		  "no path traversal from a value" },
+		{ NULL, NULL, NULL, NULL, NULL } });
 	expands("./a/../b/.", &v, "_/a/_/b/_", 0, "'.' and '..' from the template too");
 	expands("/lead/x", &v, "lead/x", 0, "leading '/' dropped");
 	expands("///a//b///", &v, "a/b", 0, "empty segments dropped");
@@ -125,29 +142,28 @@ static void test_sanitising(void)
 	ok(strstr(err, "empty") != NULL, "the error says the key is empty");
 	expands("/{topic}/", &v, NULL, -1, "slashes only: empty key");
 
-	v.topic = "Μάθημα Φυσικής";
-	expands("{topic}", &v, "Μάθημα Φυσικής", 0, "Greek topic kept byte-exact");
-	v.topic = "درس الرياضيات";
-	expands("{topic}", &v, "درس الرياضيات", 0, "Arabic topic kept byte-exact");
-	v.topic = "Unity_4 зум 18:40 [142]";
-	expands("{topic}", &v, "Unity_4 зум 18:40 [142]", 0, "Cyrillic topic kept byte-exact");
-	v.topic = "Класс 🎓 ✏️ 👩‍🏫";
-	expands("{topic}", &v, "Класс 🎓 ✏️ 👩‍🏫", 0, "emoji kept byte-exact");
-	v.topic = "Comité hebdomadaire";
-	expands("{topic}", &v, "Comité hebdomadaire", 0, "accents kept");
-	v.topic = "a\xff" "b\xc3" "c\xed\xa0\x80" "d\xc0\xaf";
-	expands("{topic}", &v, "a_b_c___d__", 0, "bytes that are not UTF-8 become '_'");
-	v.topic = "o\xe0\x80\xaf" "f\xf0\x80\x80\xaf" "m\xf4\x90\x80\x80" "k\xf4\x8f\xbf\xbf";
-	expands("{topic}", &v, "o___f____m____k\xf4\x8f\xbf\xbf", 0,
-		"overlong forms and code points above U+10FFFF become '_'");
-	v.topic = "end\xe2\x82";
-	expands("{topic}", &v, "end__", 0, "a truncated sequence becomes '_'");
-	v.uuid = "aB3dEf9/gHiJkLmNoPq==";
-	expands("m/{uuid}", &v, "m/aB3dEf9_gHiJkLmNoPq==", 0, "uuid with '/'");
-	v.uuid = "/ajXp112QmuoKj4854875==";
-	expands("{uuid}", &v, "_ajXp112QmuoKj4854875==", 0, "uuid starting with '/'");
-	v.uuid = "ab//cd";
-	expands("{uuid}", &v, "ab__cd", 0, "uuid with '//'");
+	expand_values(&v, (const struct value_case[]){
+		{ "topic", "Μάθημα Φυσικής", "{topic}", "Μάθημα Φυσικής",
+		  "Greek topic kept byte-exact" },
+		{ "topic", "درس الرياضيات", "{topic}", "درس الرياضيات",
+		  "Arabic topic kept byte-exact" },
+		{ "topic", "Unity_4 зум 18:40 [142]", "{topic}", "Unity_4 зум 18:40 [142]",
+		  "Cyrillic topic kept byte-exact" },
+		{ "topic", "Класс 🎓 ✏️ 👩‍🏫", "{topic}", "Класс 🎓 ✏️ 👩‍🏫", "emoji kept byte-exact" },
+		{ "topic", "Comité hebdomadaire", "{topic}", "Comité hebdomadaire",
+		  "accents kept" },
+		{ "topic", "a\xff" "b\xc3" "c\xed\xa0\x80" "d\xc0\xaf", "{topic}", "a_b_c___d__",
+		  "bytes that are not UTF-8 become '_'" },
+		{ "topic", "o\xe0\x80\xaf" "f\xf0\x80\x80\xaf" "m\xf4\x90\x80\x80" "k\xf4\x8f\xbf\xbf",
+		  "{topic}", "o___f____m____k\xf4\x8f\xbf\xbf",
+		  "overlong forms and code points above U+10FFFF become '_'" },
+		{ "topic", "end\xe2\x82", "{topic}", "end__", "a truncated sequence becomes '_'" },
+		{ "uuid", "aB3dEf9/gHiJkLmNoPq==", "m/{uuid}", "m/aB3dEf9_gHiJkLmNoPq==",
+		  "uuid with '/'" },
+		{ "uuid", "/ajXp112QmuoKj4854875==", "{uuid}", "_ajXp112QmuoKj4854875==",
+		  "uuid starting with '/'" },
+		{ "uuid", "ab//cd", "{uuid}", "ab__cd", "uuid with '//'" },
+		{ NULL, NULL, NULL, NULL, NULL } });
 }
 
 static void test_length(void)
@@ -203,6 +219,21 @@ static void invalid(const char *tmpl, const char *needle, const char *name)
 
 static void test_validate(void)
 {
+	static const char *const bad[][3] = { /* template, what the message names, test */
+		{ "{foo}", "{foo}", "unknown placeholder" },
+		{ "a/{topic}/{Topic}", "{Topic}", "placeholders are case-sensitive" },
+		{ "{0}", "{0}", "{0} is unknown" },
+		{ "{10}", "{10}", "{10} is unknown" },
+		{ "{}", "{}", "empty placeholder" },
+		{ "{topic", "{topic", "unclosed brace" },
+		{ "{recording_start:%Y", "{recording_start:%Y", "unclosed brace after a format" },
+		{ "topic}", "'}'", "lone closing brace" },
+		{ "{a{topic}}", "{a", "nested brace" },
+		{ "{start_time}", "start_time", "a time needs a format" },
+		{ "{recording_end:}", "recording_end", "empty format" },
+		{ "{topic:%Y}", "{topic:%Y}", "text placeholder with a format" },
+		{ "", "empty", "empty template" },
+	};
 	struct keyvars v = base_vars();
 
 	is_int(keytmpl_validate("courses/uploads/{1}/GMT{recording_start:%Y%m%d_%H%M%S}_Recording.{ext}",
@@ -217,19 +248,8 @@ static void test_validate(void)
 				err, sizeof err),
 	       0, "every placeholder is known");
 	is_int(keytmpl_validate("plain/key.mp4", err, sizeof err), 0, "no placeholder is fine");
-	invalid("{foo}", "{foo}", "unknown placeholder");
-	invalid("a/{topic}/{Topic}", "{Topic}", "placeholders are case-sensitive");
-	invalid("{0}", "{0}", "{0} is unknown");
-	invalid("{10}", "{10}", "{10} is unknown");
-	invalid("{}", "{}", "empty placeholder");
-	invalid("{topic", "{topic", "unclosed brace");
-	invalid("{recording_start:%Y", "{recording_start:%Y", "unclosed brace after a format");
-	invalid("topic}", "'}'", "lone closing brace");
-	invalid("{a{topic}}", "{a", "nested brace");
-	invalid("{start_time}", "start_time", "a time needs a format");
-	invalid("{recording_end:}", "recording_end", "empty format");
-	invalid("{topic:%Y}", "{topic:%Y}", "text placeholder with a format");
-	invalid("", "empty", "empty template");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		invalid(bad[i][0], bad[i][1], bad[i][2]);
 	expands("{foo}", &v, NULL, -1, "expand refuses an invalid template too");
 }
 

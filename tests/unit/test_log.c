@@ -277,15 +277,8 @@ static void test_held_secrets(void)
 
 int main(void)
 {
-	int fd = mkstemp(capture_path);
-
-	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
-		perror("capture");
+	if (tap_capture_stderr(mkstemp(capture_path), capture_path) != 0)
 		return 1;
-	}
-	close(fd);
-	/* A sanitizer report goes there too: it is kept when something fails. */
-	printf("# stderr is captured in %s\n", capture_path);
 	setenv("ZOOM2S3_LOG", "stderr", 1);
 	log_init("test_log", LOG_DEST_AUTO, false);
 

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "retention.h"
+#include "spoolrepair.h"
 #include "tap.h"
 
 #define NOW ((time_t)1795000000) /* 2026-11-18T09:46:40Z */
@@ -177,8 +178,8 @@ static void test_edit_done(void)
 		return;
 	}
 	snprintf(dir, sizeof dir, "%s/spool", root);
-	if (spool_open(&sp, dir, true, err, sizeof err) != 0 ||
-	    spool_enqueue(&sp, &job, 1, &placed, err, sizeof err) != 0) {
+	if (spool_open(&sp, dir, true, err, sizeof err) != SPOOL_OK ||
+	    spool_enqueue(&sp, &job, 1, &placed, err, sizeof err) != SPOOL_OK) {
 		printf("Bail out! %s\n", err);
 		exit(1);
 	}
@@ -194,27 +195,27 @@ static void test_edit_done(void)
 	utimensat(AT_FDCWD, path, old, 0);
 	stat(path, &before);
 
-	is_int(spool_edit_done(&sp, "file-1.json", mark, "trash", err, sizeof err), 1,
+	is_int(spool_edit_done(&sp, "file-1.json", mark, "trash", err, sizeof err), SPOOL_OK,
 	       "spool_edit_done rewrites the done job");
 	stat(path, &after);
 	ok(after.st_ino != before.st_ino, "  ... as a new file renamed over it");
 	ok(after.st_mtime == before.st_mtime, "  ... keeping its mtime (when it completed)");
 	ok((after.st_mode & 0777) == SPOOL_JOB_MODE, "  ... mode 0640");
-	if (spool_read(&sp, SPOOL_DONE, "file-1.json", &back, NULL, err, sizeof err) == 1)
+	if (spool_read(&sp, SPOOL_DONE, "file-1.json", &back, NULL, err, sizeof err) == SPOOL_OK)
 		is_str(job_get_str(back, "zoom_removal"), "trash", "  ... with the edit in it");
 	job_free(back);
 
-	is_int(spool_edit_done(&sp, "file-1.json", leave, NULL, err, sizeof err), 0,
-	       "an edit that changes nothing: 0, no rewrite");
+	is_int(spool_edit_done(&sp, "file-1.json", leave, NULL, err, sizeof err), SPOOL_UNCHANGED,
+	       "an edit that changes nothing: SPOOL_UNCHANGED, no rewrite");
 	fd = open(path, O_RDONLY);
 	flock(fd, LOCK_EX);
 	edits = 0;
-	is_int(spool_edit_done(&sp, "file-1.json", mark, "delete", err, sizeof err), 0,
-	       "a done job another process holds: skipped (0)");
+	is_int(spool_edit_done(&sp, "file-1.json", mark, "delete", err, sizeof err), SPOOL_BUSY,
+	       "a done job another process holds: skipped (SPOOL_BUSY)");
 	is_int(edits, 0, "  ... without running the edit");
 	close(fd);
-	is_int(spool_edit_done(&sp, "gone.json", mark, "x", err, sizeof err), 0,
-	       "a job that is gone: 0");
+	is_int(spool_edit_done(&sp, "gone.json", mark, "x", err, sizeof err), SPOOL_GONE,
+	       "a job that is gone: SPOOL_GONE");
 	spool_close(&sp);
 	if (!tap_failed) {
 		char cmd[300];

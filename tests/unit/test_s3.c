@@ -512,7 +512,7 @@ static void test_errors(struct stub *st, struct s3_client *c)
 }
 
 struct stopper {
-	volatile sig_atomic_t *flag;
+	stop_flag_t *flag;
 	int after_ms;
 };
 
@@ -525,7 +525,7 @@ static void *set_stop(void *arg)
 	return NULL;
 }
 
-static void test_stop(struct stub *st, struct s3_client *c, volatile sig_atomic_t *flag)
+static void test_stop(struct stub *st, struct s3_client *c, stop_flag_t *flag)
 {
 	struct stopper s = {flag, 200};
 	char etag[S3_ETAG_MAX];
@@ -641,7 +641,7 @@ static void test_creds_per_request(struct stub *st, struct config *cfg)
 
 int main(void)
 {
-	static volatile sig_atomic_t stop_flag;
+	static stop_flag_t stop_flag;
 	char endpoint[64], bucket[] = "bkt", sc[] = "STANDARD_IA", sse[] = "AES256", err[256];
 	struct stub st = {.status = 200};
 	struct httpstub srv;

@@ -34,7 +34,7 @@
 #include "spool.h"
 #include "zoomauth.h"
 
-static volatile sig_atomic_t stop_flag;
+static stop_flag_t stop_flag;
 
 static void on_signal(int sig)
 {

@@ -82,7 +82,7 @@ static void test_uploads(void)
 
 static void test_complete(void)
 {
-	struct s3_part parts[] = { { 2, 5, "b2" }, { 1, 5, "a<&>\"1" } };
+	struct s3_part parts[] = { { 2, 5, "b2", "" }, { 1, 5, "a<&>\"1", "" } };
 	size_t len = 0;
 	char *xml = s3xml_complete(parts, 2, &len);
 	char s[32] = "\"quoted\"", one[4] = "\"";

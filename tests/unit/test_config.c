@@ -736,7 +736,8 @@ static const char *const contract_keys[] = {
 	"zoom_account_id", "zoom_client_id", "zoom_client_secret", "zoom_api_key",
 	"zoom_api_secret", "zoom_oauth_url", "zoom_api_url", "max_attempts", "retry_delay",
 	"retry_max_delay", "s3_storage_class", "s3_sse", "s3_sse_kms_key_id",
-	"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+	"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "s3_checksum",
+	"s3_acl",
 };
 static const char *const defaulted_keys[] = {
 	"webhook_max_skew", "max_body_bytes", "file_types", "min_duration", "key_template",

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
@@ -78,6 +80,10 @@ struct s3_req {
 	bool send_checksum;        /* x-amz-checksum-sha256 of the body, when s3_checksum says */
 	bool if_absent;            /* If-None-Match: *: only where the key holds nothing */
 	bool absent_ok;            /* a 404 is an answer (HEAD), not a failure to log */
+	/* Sending it twice can do it twice (CreateMultipartUpload: a second
+	 * upload): not sent again once it may have reached S3 unanswered; the
+	 * job's next try finds and aborts what it left (transfer.c). */
+	bool not_idempotent;
 	long quiet_time;           /* seconds of a stalled transfer allowed; 0: http.c's */
 };
 
@@ -765,6 +771,13 @@ static int pause_ms(const struct s3_client *c, long ms)
 	return c->stop && *c->stop ? -1 : 0;
 }
 
+/* The request cannot have reached the server: no connection was made. */
+static bool never_sent(const struct http_response *h)
+{
+	return h->curl_code == CURLE_COULDNT_RESOLVE_HOST || h->curl_code == CURLE_COULDNT_CONNECT ||
+	       h->curl_code == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
 /* The server refuses If-None-Match (501 NotImplemented): conditional
  * writes are off for this client, and the caller's HEAD-first check is
  * what guards the key. */
@@ -809,6 +822,9 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 			return o; /* an answer the caller asked for, not a failure */
 		again = s3_again_after(resp->h.answered && !resp->h.error[0], resp->h.outcome,
 				       resp->h.status, resp->code);
+		if (req->not_idempotent && !never_sent(&resp->h) &&
+		    !(resp->h.answered && resp->h.status >= 300))
+			again = S3_AGAIN_NO; /* it may have been done: not twice */
 		log_event(LOG_WARNING, "s3.failed",
 			  "op=%s key=%s status=%ld code=%s try=%d/%d%s%s error=%s", req->op,
 			  log_q(shown_key(req->key, keybuf, sizeof keybuf), keyq, sizeof keyq),
@@ -967,7 +983,8 @@ enum outcome s3_put_hashed(struct s3_client *c, const char *key, const void *buf
 enum outcome s3_mpu_create(struct s3_client *c, const char *key, const struct s3_meta *meta,
 			   char upload_id[S3_UPLOAD_ID_MAX], struct result *r)
 {
-	struct s3_req req = {.op = "CreateMultipartUpload", .method = "POST", .key = key};
+	struct s3_req req = {.op = "CreateMultipartUpload", .method = "POST", .key = key,
+			     .not_idempotent = true};
 	char bufs[2][S3_META_MAX], keybuf[KEY_SHOWN + 4];
 	struct s3_resp resp;
 	enum outcome o;

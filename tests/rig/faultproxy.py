@@ -54,7 +54,9 @@ prints "READY seed=S control=P s3=P1 zoom=P2 cdn=P3" and serves until
 SIGTERM. The control port speaks HTTP+JSON: GET /stats, POST /config with
 any of {"rate", "delay_rate", "weights", "stall_seconds", "delay_max"}
 (setting rate 0 also ends the stalls under way), POST /rules with a list
-of rules (added), DELETE /rules. FaultProxyControl(url)
+of rules (added), DELETE /rules. The stats list the last 2000 requests
+("seen": route, method, path, query and a few headers, NOTED_HEADERS and
+every x-amz-checksum-*), so a test can check what a client sent. FaultProxyControl(url)
 wraps it; FaultProxy(...) runs in-process.
 """
 
@@ -88,6 +90,11 @@ S3_BODIES = {
 REASONS = {500: "Internal Server Error", 503: "Service Unavailable",
            429: "Too Many Requests", 100: "Continue"}
 
+
+# Request headers kept in the stats ("seen"), with every x-amz-checksum-*.
+NOTED_HEADERS = ("if-none-match", "x-amz-acl", "x-amz-content-sha256", "content-length",
+                 "x-amz-storage-class", "user-agent")
+SEEN_MAX = 2000
 
 class Closed(Exception):
     """A peer closed or reset its side."""
@@ -291,6 +298,7 @@ class FaultProxy:
         self.conns = set()
         self.rules = []
         self.gone = []             # requests whose client left before the answer
+        self.seen = []             # the last SEEN_MAX requests, with NOTED_HEADERS
 
     # -- life cycle --
     def start(self):
@@ -393,7 +401,18 @@ class FaultProxy:
                     "rate": self.rate, "delay_rate": self.delay_rate,
                     "weights": dict(self.weights),
                     "rules": [dict(r) for r in self.rules],
-                    "gone": list(self.gone)}
+                    "gone": list(self.gone), "seen": list(self.seen)}
+
+    def remember(self, route, method, target, headers):
+        """Keeps what a test may check of the request: route, method, path,
+        query and the headers named in NOTED_HEADERS (never a signature)."""
+        path, _, query = target.partition("?")
+        noted = {k.lower(): v for k, v in headers
+                 if k.lower() in NOTED_HEADERS or k.lower().startswith("x-amz-checksum-")}
+        with self.lock:
+            self.seen.append({"route": route.name, "method": method, "path": path,
+                              "query": query, "headers": noted})
+            del self.seen[:-SEEN_MAX]
 
     # -- decisions --
     def decide(self, route, method, target):
@@ -469,6 +488,7 @@ class FaultProxy:
                 if len(parts) < 3:
                     return
                 method, target = parts[0], parts[1]
+                self.remember(route, method, target, headers)
                 seq, mode, frac, delay = self.decide(route, method, target)
                 if mode:
                     self.note(seq, route, method, target, mode)

@@ -551,6 +551,30 @@ static void test_retries(struct stub *st, struct s3_client *c)
 	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_GIVEUP && st->requests == 1,
 	   "a refusal is not sent again");
 
+	/* CreateMultipartUpload: a lost answer may hide a new upload */
+	answer(st, 200, NULL,
+	       "<InitiateMultipartUploadResult><UploadId>u9</UploadId></InitiateMultipartUploadResult>");
+	answer_first(st, 1, 503, NULL, "<Error><Code>SlowDown</Code></Error>");
+	ok(s3_mpu_create(c, "k", NULL, upload_id, &r) == OUTCOME_DONE && st->requests == 2 &&
+		   strcmp(upload_id, "u9") == 0,
+	   "CreateMultipartUpload refused with 503: sent again");
+	pthread_mutex_lock(&st->lock);
+	st->raw = "HTTP/1.1 200 OK\r\nContent-Length: 90\r\nx-amz-req";
+	st->requests = 0;
+	pthread_mutex_unlock(&st->lock);
+	ok(s3_mpu_create(c, "k", NULL, upload_id, &r) == OUTCOME_RETRY && st->requests == 1,
+	   "CreateMultipartUpload whose answer is lost: not sent again (it may have opened one)");
+	pthread_mutex_lock(&st->lock);
+	st->requests = 0;
+	pthread_mutex_unlock(&st->lock);
+	ok(s3_mpu_upload_part(c, "k", "up1", 1, part, sizeof part - 1, etag, &r) == OUTCOME_RETRY &&
+		   st->requests == 5,
+	   "an UploadPart whose answer is lost: sent again (the same part twice is harmless)");
+	pthread_mutex_lock(&st->lock);
+	st->raw = NULL;
+	pthread_mutex_unlock(&st->lock);
+	answer(st, 200, "ETag: \"e1\"\r\n", "");
+
 	/* permissions */
 	answer_first(st, 1, 403, NULL, "");
 	ok(s3_put(c, "a/b.mp4", "x", 1, NULL, etag, &r) == OUTCOME_RETRY &&

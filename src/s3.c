@@ -825,7 +825,12 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 		if (req->not_idempotent && !never_sent(&resp->h) &&
 		    !(resp->h.answered && resp->h.status >= 300))
 			again = S3_AGAIN_NO; /* it may have been done: not twice */
-		log_event(LOG_WARNING, "s3.failed",
+		/* A HEAD refused is what S3 answers for a missing key without
+		 * s3:ListBucket: routine under the least-privilege policy. */
+		log_event(req->absent_ok && (resp->h.status == 403 || resp->h.status == 400)
+				  ? LOG_INFO
+				  : LOG_WARNING,
+			  "s3.failed",
 			  "op=%s key=%s status=%ld code=%s try=%d/%d%s%s error=%s", req->op,
 			  log_q(shown_key(req->key, keybuf, sizeof keybuf), keyq, sizeof keyq),
 			  resp->h.status, resp->code[0] ? resp->code : "-", try, TRIES,

@@ -304,22 +304,23 @@ static void record_done(struct tjob *tj, const char *bucket, const char *etag, u
 	job_set_str(job, "s3_key", tj->key);
 }
 
-/* Before a new upload: the key must not hold another Zoom file's object.
- * *done when it already holds this very file, whole (an earlier run
- * finished the upload but died before moving the job). */
 /* A HEAD answer that cannot tell whether the key is free: 403 (S3's answer
  * for a missing key to a caller without s3:ListBucket) or a bodiless 400.
  * The conditional write decides then. */
 static bool head_undecided(const struct s3_client *s3)
 {
 	long status = s3_last_status(s3);
+	const char *code = s3_last_code(s3);
 
-	return (status == 403 && (!s3_last_code(s3)[0] || !strcmp(s3_last_code(s3), "AccessDenied"))) ||
-	       (status == 400 && !s3_last_code(s3)[0]);
+	return (status == 403 && (!code[0] || strcmp(code, "AccessDenied") == 0)) ||
+	       (status == 400 && !code[0]);
 }
 
-/* known_taken: a conditional write just found the key taken, so a HEAD
- * that cannot read it is an error, not "maybe free". */
+/* Before a new upload: the key must not hold another Zoom file's object.
+ * *done when it already holds this very file, whole (an earlier run
+ * finished the upload but died before moving the job). known_taken: a
+ * conditional write just found the key taken, so a HEAD that cannot read
+ * it is an error, not "maybe free". */
 static enum outcome check_destination(struct transfer_worker *w, struct tjob *tj, bool known_taken,
 				      bool *done, struct result *r)
 {
@@ -880,6 +881,38 @@ static enum outcome fill_sums(struct transfer_worker *w, struct tjob *tj, const 
 	return OUTCOME_DONE;
 }
 
+/* CompleteMultipartUpload, conditional unless the key holds this very
+ * file. A 412 is judged by a HEAD: this file, uploaded meanwhile, is done
+ * (*already; the upload is aborted); another file's object moves the job
+ * to key-{file_id} for its next try (the parts belong to the old key). */
+static enum outcome complete_guarded(struct transfer_worker *w, struct tjob *tj,
+				     const char *upload_id, const struct s3_part *parts, size_t n,
+				     char etag[S3_ETAG_MAX], bool *already, struct result *r)
+{
+	struct result ar;
+
+	while (s3_mpu_complete(w->s3, tj->key, upload_id, parts, n, !tj->own_object, etag, r) !=
+	       OUTCOME_DONE) {
+		if (!s3_key_taken(w->s3) || tj->own_object)
+			return r->kind;
+		log_event(LOG_NOTICE, "transfer.key_exists", "job=%s op=CompleteMultipartUpload",
+			  tj->claim->name);
+		if (check_destination(w, tj, true, already, r) != OUTCOME_DONE)
+			return r->kind;
+		if (*already) {
+			if (s3_mpu_abort(w->s3, tj->key, upload_id, &ar) != OUTCOME_DONE)
+				log_event(LOG_WARNING, "transfer.abort_failed", "job=%s error=\"%s\"",
+					  tj->claim->name, ar.why);
+			return result_set(r, OUTCOME_DONE, "already in the bucket");
+		}
+		if (!tj->own_object)
+			return result_set(r, OUTCOME_RETRY,
+					  "the key was taken by another Zoom file's object during the "
+					  "upload: the file goes to %s on the next try", tj->key);
+	}
+	return OUTCOME_DONE;
+}
+
 static enum outcome complete_upload(struct transfer_worker *w, struct tjob *tj,
 				    const char *upload_id, struct result *r)
 {
@@ -889,6 +922,7 @@ static enum outcome complete_upload(struct transfer_worker *w, struct tjob *tj,
 	struct s3_object obj;
 	char etag[S3_ETAG_MAX];
 	uint64_t total = 0;
+	bool already = false;
 
 	if (!parts)
 		return result_set(r, OUTCOME_RETRY, "out of memory");
@@ -913,37 +947,12 @@ static enum outcome complete_upload(struct transfer_worker *w, struct tjob *tj,
 				  "requeue it to upload the file again",
 				  (unsigned long long)total, (long long)tj->size);
 	}
-	if (w->sh->cfg->s3_checksum_sha256 && fill_sums(w, tj, upload_id, parts, n, r) != OUTCOME_DONE) {
+	if ((w->sh->cfg->s3_checksum_sha256 &&
+	     fill_sums(w, tj, upload_id, parts, n, r) != OUTCOME_DONE) ||
+	    complete_guarded(w, tj, upload_id, parts, n, etag, &already, r) != OUTCOME_DONE ||
+	    already) {
 		free(parts);
 		return r->kind;
-	}
-	while (s3_mpu_complete(w->s3, tj->key, upload_id, parts, n, !tj->own_object, etag, r) !=
-	       OUTCOME_DONE) {
-		bool done = false;
-
-		if (!s3_key_taken(w->s3) || tj->own_object) {
-			free(parts);
-			return r->kind;
-		}
-		log_event(LOG_NOTICE, "transfer.key_exists", "job=%s op=CompleteMultipartUpload",
-			  tj->claim->name);
-		if (check_destination(w, tj, true, &done, r) != OUTCOME_DONE) {
-			free(parts);
-			return r->kind;
-		}
-		if (done) { /* this very file, uploaded meanwhile: ours is not needed */
-			free(parts);
-			transfer_abandon(w, tj->claim);
-			return result_set(r, OUTCOME_DONE, "already in the bucket");
-		}
-		if (!tj->own_object) {
-			/* Another file's object: the parts belong to the old key's upload
-			 * (aborted when the key moved aside); the next try uploads anew. */
-			free(parts);
-			return result_set(r, OUTCOME_RETRY,
-					  "the key was taken by another Zoom file's object during the "
-					  "upload: the file goes to %s on the next try", tj->key);
-		}
 	}
 	free(parts);
 	if (s3_head(w->s3, tj->key, &obj, r) != OUTCOME_DONE)

@@ -18,7 +18,9 @@ tests/rig/faultproxy.py, which records the headers of each request:
 - Another file's object lands under the key after the spooler's HEAD and
   before its PutObject (the proxy holds the PUT while the test writes it):
   RGW answers 412, the spooler moves the file to key-{file_id}, uploads the
-  bytes it holds (no second download) and the other object is untouched."""
+  bytes it holds (no second download) and the other object is untouched.
+- ListMultipartUploads answered 501 (a server without it): the upload goes
+  on in the same try."""
 
 import base64
 import hashlib
@@ -31,7 +33,7 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
 import spoolrig  # noqa: E402
 from spoolrig import PART, check_done  # noqa: E402
 import fakezoom  # noqa: E402
-from spooler_faultproxy import start_proxy, proxied_job  # noqa: E402
+from spooler_faultproxy import proxied_job, with_proxy  # noqa: E402
 
 
 def s3_seen(ctl, since):
@@ -132,20 +134,30 @@ def case_taken_late(tap, rig, ctl, zoom_url):
            info["size"], "key taken late: the file was downloaded once")
 
 
+def case_no_list_uploads(tap, rig, ctl, zoom_url):
+    """A server without ListMultipartUploads (501): the multipart upload
+    goes on without looking for orphans, in the same try."""
+    info = rig.add_file("ck-501", PART + 1234)
+    key = "ck/%s/no-list.mp4" % rig.name
+    rig.enqueue(proxied_job(rig, info, zoom_url, key))
+    rig.write_config(retry_delay=1, retry_max_delay=1, s3_endpoint=rig.proxy_s3)
+    ctl.rule("501", route="s3", method="GET", query="uploads", count=1)
+    r = rig.run("--once", "-j", "1")
+    tap.ok(not ctl.stats()["rules"], "ListMultipartUploads answered 501", r.tail())
+    j = check_done(tap, rig, info, key, "501 for ListMultipartUploads", run=r)
+    tap.eq(j.get("attempts"), 0, "501 for ListMultipartUploads: no attempt lost, not retried")
+    tap.ok(len([ln for ln in r.events("s3.failed") if "op=ListMultipartUploads" in ln]) == 1,
+           "501 for ListMultipartUploads: asked once, logged", r.tail())
+    tap.ok(r.events("transfer.list_uploads_failed"), "  ... and the transfer went on", r.tail())
+
+
 def body(tap, rig):
-    rig.write_config(retry_delay=1, retry_max_delay=1)
-    proc, info, ctl = start_proxy(rig)
-    try:
-        zoom_url = info["routes"]["zoom"]["url"]
-        rig.proxy_s3 = info["routes"]["s3"]["url"]
+    def cases(ctl, zoom_url):
         case_sha256(tap, rig, ctl, zoom_url)
         case_none(tap, rig, ctl, zoom_url)
         case_taken_late(tap, rig, ctl, zoom_url)
-    finally:
-        proc.terminate()
-        proc.wait()
-        spoolrig.webrig._tracked.discard(proc.pid)
-
+        case_no_list_uploads(tap, rig, ctl, zoom_url)
+    with_proxy(rig, cases)
 
 if __name__ == "__main__":
     spoolrig.main("s3_conditional_checksum", body)

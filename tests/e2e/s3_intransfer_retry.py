@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import spoolrig  # noqa: E402
 from spoolrig import PART, check_done  # noqa: E402
-from spooler_faultproxy import start_proxy, proxied_job  # noqa: E402
+from spooler_faultproxy import proxied_job, with_proxy  # noqa: E402
 
 
 def cdn_bytes(rig, fid):
@@ -48,22 +48,13 @@ def case(tap, rig, ctl, zoom_url, mode, extra=None):
 
 
 def body(tap, rig):
-    rig.write_config(retry_delay=1, retry_max_delay=1)
-    proc, info, ctl = start_proxy(rig)
-    try:
-        zoom_url = info["routes"]["zoom"]["url"]
-        rig.write_config(retry_delay=1, retry_max_delay=1,
-                         s3_endpoint=info["routes"]["s3"]["url"])
+    def cases(ctl, zoom_url):
         for mode in ("500", "503", "reset_req", "reset_resp"):
             case(tap, rig, ctl, zoom_url, mode)
         # A stalled answer: the spooler's stall timeout (60 s without a
         # byte) ends the request; the proxy holds it longer than that.
         case(tap, rig, ctl, zoom_url, "stall")
-    finally:
-        proc.terminate()
-        proc.wait()
-        spoolrig.webrig._tracked.discard(proc.pid)
-
+    with_proxy(rig, cases)
 
 if __name__ == "__main__":
     spoolrig.main("s3_intransfer_retry", body)

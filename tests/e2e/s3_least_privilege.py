@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import s3util  # noqa: E402
 import spoolrig  # noqa: E402
-from spoolrig import MIB, PART, check_done  # noqa: E402
+from spoolrig import PART, check_done  # noqa: E402
 import fakezoom  # noqa: E402
 
 DOC_BUCKET = "example-edu-zoom-recordings"

@@ -37,7 +37,8 @@ and what it matches (route, method, a substring of the path, a substring of
 the query), lets `skip` matching requests pass, then applies to the next
 `count` (default 1; null: every one) and is used up. Rules come before the
 random draw. `frac` (0..1, default 0.5) says where a cut or pause falls,
-`seconds` how long a delay or pause lasts.
+`seconds` how long a delay or pause lasts. A rule may also be mode "501": the answer
+of a server that does not implement the request (S3: NotImplemented).
 
 Whatever the mode, an answer that cannot be passed on because its client is
 gone (a killed spooler) is counted as `client_gone` and its request listed
@@ -86,9 +87,12 @@ S3_BODIES = {
     500: ("InternalError", "We encountered an internal error. Please try again."),
     503: ("SlowDown", "Please reduce your request rate."),
     429: ("SlowDown", "Please reduce your request rate."),
+    501: ("NotImplemented", "A header or operation you provided is not implemented."),
 }
 REASONS = {500: "Internal Server Error", 503: "Service Unavailable",
-           429: "Too Many Requests", 100: "Continue"}
+           429: "Too Many Requests", 501: "Not Implemented", 100: "Continue"}
+# Answers a server gives for what it does not do (by rule only, never drawn).
+REFUSALS = ("501",)
 
 
 # Request headers kept in the stats ("seen"), with every x-amz-checksum-*.
@@ -356,7 +360,7 @@ class FaultProxy:
         with self.lock:
             for r in rules:
                 r = dict(r)
-                if r.get("mode") not in BREAKING + DELAYS:
+                if r.get("mode") not in BREAKING + DELAYS + REFUSALS:
                     raise ValueError("unknown fault mode %r" % r.get("mode"))
                 unknown = set(r) - {"mode", "route", "method", "path", "query", "count",
                                     "skip", "frac", "seconds"}
@@ -516,7 +520,7 @@ class FaultProxy:
         req_len = body_length(headers)
         has_body = req_len is not None and req_len > 0 or \
             "chunked" in (header(headers, "Transfer-Encoding") or "").lower()
-        if mode in ("500", "503", "429"):
+        if mode in ("500", "503", "429", "501"):
             self.expect_continue(client, headers)
             for _ in body_chunks(rd, headers):
                 pass

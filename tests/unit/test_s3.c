@@ -523,6 +523,8 @@ static void test_retries(struct stub *st, struct s3_client *c)
 {
 	static const char part[] = "the bytes of a part";
 	char etag[S3_ETAG_MAX], sent[128], skewed[128], upload_id[S3_UPLOAD_ID_MAX];
+	struct s3_upload *ups = NULL;
+	size_t nups = 0;
 	struct s3_meta meta = {"u", "f1", NULL, true};
 	struct result r;
 
@@ -592,6 +594,22 @@ static void test_retries(struct stub *st, struct s3_client *c)
 	ok(s3_mpu_abort(c, "k", "up", &r) == OUTCOME_RETRY &&
 		   strstr(r.why, "s3:AbortMultipartUpload denied"),
 	   "AbortMultipartUpload: s3:AbortMultipartUpload");
+	{
+		struct s3_object obj;
+
+		answer_first(st, 1, 400, NULL, "");
+		ok(s3_head(c, "k", &obj, &r) == OUTCOME_RETRY && st->requests == 1 &&
+			   s3_last_status(c) == 400,
+		   "a bodiless 400 on HEAD: retry (not a verdict on the job), not sent again");
+		answer_first(st, 1, 403, NULL, "");
+		ok(s3_head(c, "a/b.mp4", &obj, &r) == OUTCOME_RETRY &&
+			   strstr(r.why, "s3:GetObject denied on bkt/a/b.mp4 (HeadObject)") == r.why,
+		   "a bodiless 403 on HEAD: s3:GetObject named");
+		answer_first(st, 1, 501, NULL, "<Error><Code>NotImplemented</Code></Error>");
+		ok(s3_mpu_list_uploads(c, "k", &ups, &nups, &r) == OUTCOME_GIVEUP &&
+			   st->requests == 1 && s3_last_status(c) == 501,
+		   "501 for ListMultipartUploads: not sent again (the caller goes on without it)");
+	}
 	ok(!strcmp(s3_op_permission("ListParts"), "s3:ListMultipartUploadParts") &&
 		   !strcmp(s3_op_permission("ListMultipartUploads"), "s3:ListBucketMultipartUploads") &&
 		   !strcmp(s3_op_permission("HeadObject"), "s3:GetObject") &&

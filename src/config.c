@@ -141,6 +141,29 @@ static int set_storage_class(struct config *cfg, const struct key_def *k, const 
 	return set_string(cfg, k, value, why, whylen);
 }
 
+static int set_checksum(struct config *cfg, const struct key_def *k, const char *value,
+			char *why, size_t whylen)
+{
+	if (strcmp(value, "sha256") != 0 && strcmp(value, "none") != 0)
+		return -1;
+	return set_string(cfg, k, value, why, whylen);
+}
+
+/* S3's canned ACLs (x-amz-acl): a typo would fail every upload. */
+static int set_acl(struct config *cfg, const struct key_def *k, const char *value, char *why,
+		   size_t whylen)
+{
+	static const char *const canned[] = {
+		"private", "public-read", "public-read-write", "authenticated-read",
+		"aws-exec-read", "bucket-owner-read", "bucket-owner-full-control", NULL,
+	};
+
+	for (size_t i = 0; canned[i]; i++)
+		if (strcmp(value, canned[i]) == 0)
+			return set_string(cfg, k, value, why, whylen);
+	return -1;
+}
+
 /* A file the spooler replaces by rename: an absolute name, so cron and
  * systemd put it in the same place. */
 static int set_abs_path(struct config *cfg, const struct key_def *k, const char *value,
@@ -567,6 +590,11 @@ static const struct key_def keys[] = {
 	{ .name = "s3_sse", .set = set_sse, .offset = OFF(s3_sse),
 	  .expect = "AES256 or aws:kms" },
 	K_WORD(s3_sse_kms_key_id, 0, NULL),
+	{ .name = "s3_checksum", .set = set_checksum, .offset = OFF(s3_checksum),
+	  .expect = "sha256 or none" },
+	{ .name = "s3_acl", .set = set_acl, .offset = OFF(s3_acl),
+	  .expect = "a canned ACL: private, public-read, public-read-write, authenticated-read, "
+		    "aws-exec-read, bucket-owner-read or bucket-owner-full-control" },
 	K_WORD(zoom_account_id, 0, NULL),
 	K_WORD(zoom_client_id, 0, NULL),
 	K_WORD(zoom_client_secret, KEY_SECRET, NULL),
@@ -881,6 +909,10 @@ int config_parse(const char *name, const char *text, size_t len, enum config_rol
 		goto out;
 	if (!key_line(&p, "s3_path_style"))
 		cfg->s3_path_style = cfg->s3_endpoint != NULL;
+	/* AWS keeps and checks the checksum; servers that predate flexible
+	 * checksums (RGW before Reef) ignore it, some refuse it. */
+	cfg->s3_checksum_sha256 = cfg->s3_checksum ? strcmp(cfg->s3_checksum, "sha256") == 0
+						   : cfg->s3_endpoint == NULL;
 	rc = 0;
 out:
 	free(copy);

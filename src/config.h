@@ -38,6 +38,9 @@ struct config {
 	bool s3_path_style;           /* default: true iff s3_endpoint set */
 	uint64_t part_size;           /* 5M..5G, default 16M */
 	char *s3_storage_class, *s3_sse, *s3_sse_kms_key_id;
+	char *s3_checksum;            /* "sha256" or "none"; NULL: unset */
+	bool s3_checksum_sha256;      /* s3_checksum, or its default: on for AWS (no s3_endpoint) */
+	char *s3_acl;                 /* a canned ACL (x-amz-acl), or NULL */
 	char *zoom_account_id, *zoom_client_id, *zoom_client_secret;
 	char *zoom_api_key, *zoom_api_secret;
 	char *zoom_oauth_url;         /* default https://zoom.us/oauth/token */

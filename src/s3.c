@@ -1,11 +1,14 @@
 /* S3's protocol: addressing, signing, the operations and their error
  * codes. The XML is s3xml.c's, the HTTP http.c's. See s3.h. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <curl/curl.h>
 
 #include "crypto.h"
 #include "http.h"
@@ -27,6 +30,20 @@
  * callbacks, send() calls and polls per part. Each uploader thread has one,
  * so larger costs memory per worker for little CPU (docs/BENCHMARKS.md). */
 #define UPLOAD_BUFFER_SIZE (128L * 1024)
+/* In-transfer retries of a transient answer: tries of one request in all,
+ * and the backoff between them (full jitter over a doubling step, capped):
+ * at most about 0.25 + 0.5 + 1 + 2 s, well inside what S3 asks of clients,
+ * and small beside a job's own retry_delay. */
+#define TRIES 5
+#define BACKOFF_FIRST_MS 250
+#define BACKOFF_CAP_MS 4000
+
+/* The server's clock minus ours, from the Date of a RequestTimeTooSkewed
+ * answer: every signature after it is dated by the server's clock.
+ * Process-wide, as the clock is. */
+static _Atomic long clock_offset;
+static atomic_bool clock_offset_logged;
+static atomic_bool conditional_refused_logged;
 
 struct s3_client {
 	const struct config *cfg;
@@ -41,6 +58,9 @@ struct s3_client {
 	long status;               /* about the last call */
 	char code[64];
 	bool gone;
+	bool key_taken;            /* a conditional write found the key taken (412) */
+	bool conditional_refused;  /* this server refuses If-None-Match: not sent again */
+	unsigned int rand_state;   /* the backoff's jitter */
 };
 
 /* One request: the standard headers (host, x-amz-date,
@@ -57,6 +77,13 @@ struct s3_req {
 	size_t len;
 	const unsigned char *body_sha256; /* its digest when known; NULL: computed here */
 	bool upload_op;            /* names an upload id */
+	bool send_checksum;        /* x-amz-checksum-sha256 of the body, when s3_checksum says */
+	bool if_absent;            /* If-None-Match: *: only where the key holds nothing */
+	bool absent_ok;            /* a 404 is an answer (HEAD), not a failure to log */
+	/* Sending it twice can do it twice (CreateMultipartUpload: a second
+	 * upload): not sent again once it may have reached S3 unanswered; the
+	 * job's next try finds and aborts what it left (transfer.c). */
+	bool not_idempotent;
 	long quiet_time;           /* seconds of a stalled transfer allowed; 0: http.c's */
 };
 
@@ -75,7 +102,8 @@ struct s3_signed {
 	char amz_date[SIGV4_AMZ_DATE_LEN + 1];
 	char hash[SHA256_HEX_LEN + 1];
 	char auth[SIGV4_AUTH_MAX];
-	struct http_header headers[MAX_HEADERS + 4];
+	char checksum[S3_CHECKSUM_MAX];
+	struct http_header headers[MAX_HEADERS + 6];
 	size_t n;
 };
 
@@ -137,6 +165,88 @@ enum outcome s3_error_outcome(long status, const char *code, bool upload_op, boo
 	if (code_in(code, giveup))
 		return OUTCOME_GIVEUP;
 	return outcome_from_http(status);
+}
+
+const char *s3_op_permission(const char *op)
+{
+	static const char *const map[][2] = {
+		{"HeadObject", "s3:GetObject"},
+		{"PutObject", "s3:PutObject"},
+		{"CreateMultipartUpload", "s3:PutObject"},
+		{"UploadPart", "s3:PutObject"},
+		{"CompleteMultipartUpload", "s3:PutObject"},
+		{"AbortMultipartUpload", "s3:AbortMultipartUpload"},
+		{"ListParts", "s3:ListMultipartUploadParts"},
+		{"ListMultipartUploads", "s3:ListBucketMultipartUploads"},
+		{"HeadBucket", "s3:ListBucket"},
+	};
+
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(op, map[i][0]) == 0)
+			return map[i][1];
+	return NULL;
+}
+
+enum s3_again s3_again_after(bool answered, enum outcome o, long status, const char *code)
+{
+	static const char *const busy[] = {
+		"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable",
+		"Throttling", "ThrottlingException", "RequestLimitExceeded",
+		"ConditionalRequestConflict", NULL,
+	};
+
+	if (!answered) /* reset, timeout, refused connection: not a refusal */
+		return o == OUTCOME_RETRY ? S3_AGAIN_BACKOFF : S3_AGAIN_NO;
+	if (strcmp(code, "RequestTimeTooSkewed") == 0)
+		return S3_AGAIN_CLOCK;
+	if (code_in(code, busy))
+		return S3_AGAIN_BACKOFF;
+	if (status == 501 || strcmp(code, "NotImplemented") == 0)
+		return S3_AGAIN_NO; /* the server cannot: asking again will not help */
+	if (status >= 500 || status == 429 || status == 408)
+		return S3_AGAIN_BACKOFF;
+	return S3_AGAIN_NO;
+}
+
+long s3_backoff_ms(int retry, double jitter01)
+{
+	long step = BACKOFF_FIRST_MS;
+
+	for (int i = 0; i < retry && step < BACKOFF_CAP_MS; i++)
+		step *= 2;
+	if (step > BACKOFF_CAP_MS)
+		step = BACKOFF_CAP_MS;
+	if (jitter01 < 0)
+		jitter01 = 0;
+	if (jitter01 > 1)
+		jitter01 = 1;
+	/* Half fixed, half random: never a zero wait, never in lockstep. */
+	return step / 2 + (long)(jitter01 * (double)(step / 2));
+}
+
+int s3_parse_http_date(const char *value, time_t *out)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char mon[4];
+	struct tm tm = {0};
+	const char *m;
+	time_t t;
+
+	/* IMF-fixdate, as S3 and RGW send it: "Sun, 06 Dec 2026 22:10:29 GMT". */
+	if (!value || sscanf(value, "%*3[A-Za-z], %d %3[A-Za-z] %d %d:%d:%d GMT", &tm.tm_mday, mon,
+			     &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return -1;
+	m = strlen(mon) == 3 ? strstr(months, mon) : NULL;
+	if (!m || (m - months) % 3 != 0 || tm.tm_year < 1970 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	tm.tm_mon = (int)((m - months) / 3);
+	tm.tm_year -= 1900;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out = t;
+	return 0;
 }
 
 /* ---- the client ---- */
@@ -257,6 +367,7 @@ struct s3_client *s3_client_new(const struct config *cfg, struct awscreds *creds
 	c->cfg = cfg;
 	c->creds = creds;
 	c->stop = stop;
+	c->rand_state = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)c;
 	if (!cfg->s3_bucket || !cfg->s3_bucket[0]) {
 		snprintf(err, errlen, "s3_bucket is not set");
 		goto fail;
@@ -293,6 +404,12 @@ bool s3_upload_gone(const struct s3_client *c)
 {
 	return c->gone;
 }
+
+bool s3_key_taken(const struct s3_client *c)
+{
+	return c->key_taken;
+}
+
 
 long s3_last_status(const struct s3_client *c)
 {
@@ -333,8 +450,8 @@ static int build_target(const struct s3_client *c, const struct s3_req *req,
 
 /* The headers to send and sign: the standard ones, then the request's. */
 static void build_headers(const struct s3_client *c, const struct s3_req *req,
-			  const char *amz_date, const char *payload_hash, struct sigv4_kv *all,
-			  size_t *n)
+			  const char *amz_date, const char *payload_hash, const char *checksum,
+			  struct sigv4_kv *all, size_t *n)
 {
 	size_t k = 0;
 
@@ -345,6 +462,10 @@ static void build_headers(const struct s3_client *c, const struct s3_req *req,
 		all[k++] = (struct sigv4_kv){"x-amz-security-token", c->cred.session_token};
 	for (size_t i = 0; i < req->nh; i++)
 		all[k++] = req->headers[i];
+	if (checksum && checksum[0])
+		all[k++] = (struct sigv4_kv){"x-amz-checksum-sha256", checksum};
+	if (req->if_absent && !c->conditional_refused)
+		all[k++] = (struct sigv4_kv){"If-None-Match", "*"};
 	*n = k;
 }
 
@@ -360,6 +481,19 @@ static const char *shown_key(const char *key, char *buf, size_t size)
 		return "(bucket)";
 	snprintf(buf, size, "%.*s%s", KEY_SHOWN, key, strlen(key) > KEY_SHOWN ? "..." : "");
 	return buf;
+}
+
+/* A conditional write answered 412: the key holds an object. */
+static enum outcome check_taken(struct s3_client *c, const struct s3_req *req,
+				const struct s3_resp *resp, enum outcome o, struct result *r)
+{
+	char keybuf[KEY_SHOWN + 4];
+
+	if (o == OUTCOME_DONE || !req->if_absent || resp->h.status != 412)
+		return o;
+	c->key_taken = true;
+	return result_set(r, OUTCOME_RETRY, "S3 %s %s: the key already holds an object", req->op,
+			  shown_key(req->key, keybuf, sizeof keybuf));
 }
 
 static const char *hint(const struct s3_client *c, const struct s3_resp *resp, bool gone,
@@ -402,11 +536,27 @@ static enum outcome fail_http(struct s3_client *c, const struct s3_req *req,
 	char keybuf[KEY_SHOWN + 4], hintbuf[400], id[HTTP_REQUEST_ID_MAX + 16];
 	enum outcome o = s3_error_outcome(status_for_table, resp->code, req->upload_op, &c->gone);
 
-	/* A wrong s3_region is the operator's to fix, whatever the status
-	 * (HEAD answers 301 or 400 with no body, only this header). */
-	if (resp->region[0] && strcmp(resp->region, region_of(c)) != 0 && !c->gone)
-		o = OUTCOME_RETRY;
+	const char *perm = s3_op_permission(req->op);
 
+	/* A wrong s3_region is the operator's to fix, whatever the status
+	 * (HEAD answers 301 or 400 with no body, only this header). A HEAD
+	 * answer has no body to say what else a 400 means: not a verdict on
+	 * the job either. */
+	if ((resp->region[0] && strcmp(resp->region, region_of(c)) != 0 && !c->gone) ||
+	    (strcmp(req->method, "HEAD") == 0 && resp->h.status == 400 && !resp->code[0]))
+		o = OUTCOME_RETRY;
+	/* A refusal names what was refused, also when it comes without a body
+	 * (HEAD, some cross-account answers). */
+	if (resp->h.status == 403 && perm &&
+	    (!resp->code[0] || strcmp(resp->code, "AccessDenied") == 0 ||
+	     strcmp(resp->code, "AllAccessDisabled") == 0))
+		return result_set(r, o == OUTCOME_DONE ? OUTCOME_RETRY : o,
+				  "%s denied on %s/%s (%s): HTTP 403%s%s%s%s%s%s", perm,
+				  c->cfg->s3_bucket, shown_key(req->key, keybuf, sizeof keybuf),
+				  req->op, resp->code[0] ? " " : "", resp->code,
+				  resp->message[0] ? ": " : "", resp->message,
+				  hint(c, resp, c->gone, hintbuf, sizeof hintbuf),
+				  http_request_id_note(&resp->h, id, sizeof id));
 	return result_set(r, o == OUTCOME_DONE ? OUTCOME_RETRY : o,
 			  "S3 %s %s: HTTP %ld%s%s%s%s%s%s", req->op,
 			  shown_key(req->key, keybuf, sizeof keybuf), resp->h.status,
@@ -435,7 +585,7 @@ static enum outcome prepare(struct s3_client *c, const struct s3_req *req, struc
 	size_t urlsize = URI_MAX + QUERY_MAX + 700;
 	char query[QUERY_MAX], *uri = malloc(URI_MAX), keybuf[KEY_SHOWN + 4];
 	unsigned char digest[SHA256_LEN];
-	struct sigv4_kv all[MAX_HEADERS + 4];
+	struct sigv4_kv all[MAX_HEADERS + 6];
 	struct sigv4_request sreq;
 	enum outcome o = OUTCOME_DONE;
 
@@ -455,11 +605,14 @@ static enum outcome prepare(struct s3_client *c, const struct s3_req *req, struc
 	else
 		crypto_sha256(req->len ? req->body : "", req->len, digest);
 	crypto_hex(digest, sizeof digest, sr->hash);
-	if (sigv4_amz_date(time(NULL), sr->amz_date) < 0) {
+	sr->checksum[0] = '\0';
+	if (req->send_checksum && c->cfg->s3_checksum_sha256)
+		crypto_base64(digest, sizeof digest, sr->checksum);
+	if (sigv4_amz_date(time(NULL) + atomic_load(&clock_offset), sr->amz_date) < 0) {
 		o = result_set(r, OUTCOME_RETRY, "S3 %s: the clock cannot be read", req->op);
 		goto out;
 	}
-	build_headers(c, req, sr->amz_date, sr->hash, all, &sr->n);
+	build_headers(c, req, sr->amz_date, sr->hash, sr->checksum, all, &sr->n);
 	sreq = (struct sigv4_request){req->method, uri, req->query, req->nq, all, sr->n,
 				      sr->hash, sr->amz_date, region_of(c), "s3"};
 	if (sigv4_sign(&sreq, c->cred.access_key_id, c->cred.secret_access_key, sr->auth,
@@ -532,10 +685,10 @@ static void resp_free(struct s3_resp *resp)
 	http_response_free(&resp->h);
 }
 
-/* Signs and sends req with the credentials of this moment. DONE on a 2xx
- * answer; otherwise r is set. The caller calls resp_free. */
-static enum outcome perform(struct s3_client *c, const struct s3_req *req,
-			    struct s3_resp *resp, struct result *r)
+/* Signs and sends req once, with the credentials of this moment. DONE on
+ * a 2xx answer; otherwise r is set. The caller calls resp_free. */
+static enum outcome perform_once(struct s3_client *c, const struct s3_req *req,
+				 struct s3_resp *resp, struct result *r)
 {
 	struct s3_signed *sr = calloc(1, sizeof *sr);
 	char id[HTTP_REQUEST_ID_MAX + 8];
@@ -545,6 +698,7 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 	c->status = 0;
 	c->code[0] = '\0';
 	c->gone = false;
+	c->key_taken = false;
 	if (!sr)
 		return result_set(r, OUTCOME_RETRY, "out of memory");
 	if (c->stop && *c->stop)
@@ -575,6 +729,126 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 	free(sr->url);
 	free(sr);
 	return o;
+}
+
+long s3_clock_offset(void)
+{
+	return atomic_load(&clock_offset);
+}
+
+/* After RequestTimeTooSkewed: the server's Date says how far off this
+ * host's clock is; signatures are dated by the server's clock from now on.
+ * -1 when the answer carries no readable Date. */
+static int correct_clock(const struct s3_resp *resp)
+{
+	time_t server, now = time(NULL);
+	long offset;
+
+	if (s3_parse_http_date(http_header(&resp->h, "Date"), &server) < 0)
+		return -1;
+	offset = (long)(server - now);
+	atomic_store(&clock_offset, offset);
+	if (!atomic_exchange(&clock_offset_logged, true))
+		log_event(LOG_WARNING, "s3.clock_offset",
+			  "offset=%ld why=RequestTimeTooSkewed (this host's clock is %ld s %s S3's: "
+			  "fix its time synchronisation)",
+			  offset, labs(offset), offset > 0 ? "behind" : "ahead of");
+	return 0;
+}
+
+/* Waits ms, in slices, unless the stop flag rises. -1 when it did. */
+static int pause_ms(const struct s3_client *c, long ms)
+{
+	while (ms > 0) {
+		long slice = ms < 100 ? ms : 100;
+		struct timespec ts = {0, slice * 1000000L};
+
+		if (c->stop && *c->stop)
+			return -1;
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+	return c->stop && *c->stop ? -1 : 0;
+}
+
+/* The request cannot have reached the server: no connection was made. */
+static bool never_sent(const struct http_response *h)
+{
+	return h->curl_code == CURLE_COULDNT_RESOLVE_HOST || h->curl_code == CURLE_COULDNT_CONNECT ||
+	       h->curl_code == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+/* The server refuses If-None-Match (501 NotImplemented): conditional
+ * writes are off for this client, and the caller's HEAD-first check is
+ * what guards the key. */
+static bool refuses_conditional(const struct s3_client *c, const struct s3_req *req,
+				const struct s3_resp *resp)
+{
+	return req->if_absent && !c->conditional_refused && resp->h.answered &&
+	       (resp->h.status == 501 || strcmp(resp->code, "NotImplemented") == 0);
+}
+
+/* Sends req until it is answered for good: a transient failure is sent
+ * again (the body is in memory: nothing is fetched again), with backoff;
+ * RequestTimeTooSkewed corrects the clock first. Each failed try is a log
+ * line with S3's request id and host id. */
+static enum outcome perform(struct s3_client *c, const struct s3_req *req,
+			    struct s3_resp *resp, struct result *r)
+{
+	char keybuf[KEY_SHOWN + 4], keyq[4 * KEY_SHOWN + 8], id[HTTP_REQUEST_ID_MAX + 8];
+	char whyq[4 * sizeof r->why];
+	enum outcome o;
+
+	for (int try = 1;; try++) {
+		enum s3_again again;
+		long wait_ms = 0;
+
+		o = perform_once(c, req, resp, r);
+		if (o == OUTCOME_DONE || resp->h.stopped)
+			return o;
+		if (refuses_conditional(c, req, resp)) {
+			c->conditional_refused = true;
+			if (!atomic_exchange(&conditional_refused_logged, true))
+				log_event(LOG_NOTICE, "s3.conditional_refused",
+					  "op=%s status=%ld (the server does not take "
+					  "If-None-Match: the HEAD before each upload guards keys)",
+					  req->op, resp->h.status);
+			resp_free(resp);
+			try--; /* not a failure of the request */
+			continue;
+		}
+		if ((resp->h.status == 404 && req->absent_ok) ||
+		    (resp->h.status == 412 && req->if_absent))
+			return o; /* an answer the caller asked for, not a failure */
+		again = s3_again_after(resp->h.answered && !resp->h.error[0], resp->h.outcome,
+				       resp->h.status, resp->code);
+		if (req->not_idempotent && !never_sent(&resp->h) &&
+		    !(resp->h.answered && resp->h.status >= 300))
+			again = S3_AGAIN_NO; /* it may have been done: not twice */
+		/* A HEAD refused is what S3 answers for a missing key without
+		 * s3:ListBucket: routine under the least-privilege policy. */
+		log_event(req->absent_ok && (resp->h.status == 403 || resp->h.status == 400)
+				  ? LOG_INFO
+				  : LOG_WARNING,
+			  "s3.failed",
+			  "op=%s key=%s status=%ld code=%s try=%d/%d%s%s error=%s", req->op,
+			  log_q(shown_key(req->key, keybuf, sizeof keybuf), keyq, sizeof keyq),
+			  resp->h.status, resp->code[0] ? resp->code : "-", try, TRIES,
+			  resp->h.request_id[0] ? " request_id=" : "",
+			  resp->h.request_id[0] ? log_q(resp->h.request_id, id, sizeof id) : "",
+			  log_q(r->why, whyq, sizeof whyq));
+		if (again == S3_AGAIN_NO || try >= TRIES)
+			return o;
+		if (again == S3_AGAIN_CLOCK && correct_clock(resp) < 0)
+			return o; /* no Date to correct it with: the operator's to fix */
+		if (again == S3_AGAIN_BACKOFF)
+			wait_ms = s3_backoff_ms(try - 1, (double)rand_r(&c->rand_state) / RAND_MAX);
+		resp_free(resp);
+		if (pause_ms(c, wait_ms) < 0) {
+			memset(resp, 0, sizeof *resp);
+			return result_set(r, OUTCOME_RETRY, "stopped");
+		}
+	}
 }
 
 /* ---- operations ---- */
@@ -628,6 +902,8 @@ static int object_headers(const struct s3_client *c, struct s3_req *req,
 	if (cfg->s3_sse_kms_key_id)
 		add_header(req, "x-amz-server-side-encryption-aws-kms-key-id",
 			   cfg->s3_sse_kms_key_id);
+	if (cfg->s3_acl)
+		add_header(req, "x-amz-acl", cfg->s3_acl);
 	return 0;
 too_long:
 	result_set(r, OUTCOME_GIVEUP, "S3 %s %s: a metadata value is too long", req->op,
@@ -650,7 +926,8 @@ static enum outcome need_etag(const struct s3_req *req, const struct s3_resp *re
 enum outcome s3_head(struct s3_client *c, const char *key, struct s3_object *out,
 		     struct result *r)
 {
-	struct s3_req req = {.op = "HeadObject", .method = "HEAD", .key = key};
+	struct s3_req req = {.op = key ? "HeadObject" : "HeadBucket", .method = "HEAD",
+			     .key = key, .absent_ok = true};
 	struct s3_resp resp;
 	enum outcome o;
 
@@ -692,7 +969,8 @@ enum outcome s3_put_hashed(struct s3_client *c, const char *key, const void *buf
 			   char etag[S3_ETAG_MAX], struct result *r)
 {
 	struct s3_req req = {.op = "PutObject", .method = "PUT", .key = key, .body = buf,
-			     .len = len, .body_sha256 = sha256};
+			     .len = len, .body_sha256 = sha256, .send_checksum = true,
+			     .if_absent = meta && meta->if_absent};
 	char bufs[2][S3_META_MAX];
 	struct s3_resp resp;
 	enum outcome o;
@@ -700,7 +978,7 @@ enum outcome s3_put_hashed(struct s3_client *c, const char *key, const void *buf
 	etag[0] = '\0';
 	if (object_headers(c, &req, meta, bufs, r) < 0)
 		return r->kind;
-	o = perform(c, &req, &resp, r);
+	o = check_taken(c, &req, &resp, perform(c, &req, &resp, r), r);
 	if (o == OUTCOME_DONE)
 		o = need_etag(&req, &resp, etag, r);
 	resp_free(&resp);
@@ -710,7 +988,8 @@ enum outcome s3_put_hashed(struct s3_client *c, const char *key, const void *buf
 enum outcome s3_mpu_create(struct s3_client *c, const char *key, const struct s3_meta *meta,
 			   char upload_id[S3_UPLOAD_ID_MAX], struct result *r)
 {
-	struct s3_req req = {.op = "CreateMultipartUpload", .method = "POST", .key = key};
+	struct s3_req req = {.op = "CreateMultipartUpload", .method = "POST", .key = key,
+			     .not_idempotent = true};
 	char bufs[2][S3_META_MAX], keybuf[KEY_SHOWN + 4];
 	struct s3_resp resp;
 	enum outcome o;
@@ -719,6 +998,8 @@ enum outcome s3_mpu_create(struct s3_client *c, const char *key, const struct s3
 	add_query(&req, "uploads", "");
 	if (object_headers(c, &req, meta, bufs, r) < 0)
 		return r->kind;
+	if (c->cfg->s3_checksum_sha256)
+		add_header(&req, "x-amz-checksum-algorithm", "SHA256");
 	o = perform(c, &req, &resp, r);
 	if (o == OUTCOME_DONE &&
 	    (!resp.h.body || !s3xml_text(resp.h.body, resp.h.body + resp.h.body_len, "UploadId",
@@ -743,7 +1024,8 @@ enum outcome s3_mpu_upload_part_hashed(struct s3_client *c, const char *key,
 				       char etag[S3_ETAG_MAX], struct result *r)
 {
 	struct s3_req req = {.op = "UploadPart", .method = "PUT", .key = key, .body = buf,
-			     .len = len, .body_sha256 = sha256, .upload_op = true};
+			     .len = len, .body_sha256 = sha256, .upload_op = true,
+			     .send_checksum = true};
 	char num[16];
 	struct s3_resp resp;
 	enum outcome o;
@@ -760,11 +1042,12 @@ enum outcome s3_mpu_upload_part_hashed(struct s3_client *c, const char *key,
 }
 
 enum outcome s3_mpu_complete(struct s3_client *c, const char *key, const char *upload_id,
-			     const struct s3_part *parts, size_t n, char etag[S3_ETAG_MAX],
-			     struct result *r)
+			     const struct s3_part *parts, size_t n, bool if_absent,
+			     char etag[S3_ETAG_MAX], struct result *r)
 {
 	struct s3_req req = {.op = "CompleteMultipartUpload", .method = "POST", .key = key,
-			     .upload_op = true, .quiet_time = COMPLETE_QUIET_TIME};
+			     .upload_op = true, .quiet_time = COMPLETE_QUIET_TIME,
+			     .if_absent = if_absent};
 	char keybuf[KEY_SHOWN + 4];
 	struct s3_resp resp;
 	enum outcome o;
@@ -782,7 +1065,7 @@ enum outcome s3_mpu_complete(struct s3_client *c, const char *key, const char *u
 	add_header(&req, "Content-Type", "application/xml");
 	req.body = xml;
 	req.len = len;
-	o = perform(c, &req, &resp, r);
+	o = check_taken(c, &req, &resp, perform(c, &req, &resp, r), r);
 	if (o == OUTCOME_DONE && resp.h.body && strstr(resp.h.body, "<Error>")) {
 		/* S3 answers 200 at once and may still fail while it works. */
 		parse_error_body(&resp);

@@ -133,6 +133,9 @@ int s3xml_parts(const char *body, size_t len, struct s3_part **parts, size_t *n,
 		    !s3xml_text(a, b, "ETag", p.etag, sizeof p.etag) ||
 		    !s3xml_text(a, b, "Size", size, sizeof size))
 			return -1;
+		/* Only where the upload was created with a checksum algorithm. */
+		if (!s3xml_text(a, b, "ChecksumSHA256", p.checksum_sha256, sizeof p.checksum_sha256))
+			p.checksum_sha256[0] = '\0';
 		p.number = atoi(num);
 		p.size = strtoull(size, NULL, 10);
 		s3xml_strip_quotes(p.etag);
@@ -200,7 +203,8 @@ void s3xml_sort_parts(struct s3_part *parts, size_t n)
 char *s3xml_complete(const struct s3_part *parts, size_t n, size_t *len)
 {
 	struct s3_part *sorted = malloc((n ? n : 1) * sizeof *sorted);
-	size_t size = 128 + n * (64 + 6 * S3_ETAG_MAX), o = 0; /* "&quot;" is 6 */
+	/* "&quot;" is 6; a checksum is base64 (no escaping) */
+	size_t size = 128 + n * (64 + 6 * S3_ETAG_MAX + 40 + S3_CHECKSUM_MAX), o = 0;
 	char *xml = malloc(size);
 
 	if (!sorted || !xml)
@@ -222,7 +226,11 @@ char *s3xml_complete(const struct s3_part *parts, size_t n, size_t *len)
 					      : *p == '>' ? "&gt;"
 					      : *p == '"' ? "&quot;"
 							  : (char[]){*p, '\0'});
-		o += (size_t)snprintf(xml + o, size - o, "\"</ETag></Part>");
+		o += (size_t)snprintf(xml + o, size - o, "\"</ETag>");
+		if (sorted[i].checksum_sha256[0])
+			o += (size_t)snprintf(xml + o, size - o, "<ChecksumSHA256>%s</ChecksumSHA256>",
+					      sorted[i].checksum_sha256);
+		o += (size_t)snprintf(xml + o, size - o, "</Part>");
 	}
 	o += (size_t)snprintf(xml + o, size - o, "</CompleteMultipartUpload>");
 	free(sorted);

@@ -92,6 +92,16 @@ struct tjob {
 	bool refreshed;        /* the link/token came from the API already */
 	bool token_held;       /* the job's download token is held in the log guard */
 	uint64_t part_size;
+	/* The key may hold an object of this very file (HEAD said so): the
+	 * upload may replace it. Otherwise every write is conditional (If-None-
+	 * Match: *), so that no other file's object is ever replaced, also
+	 * where a HEAD cannot tell "missing" from "forbidden" (no
+	 * s3:ListBucket: S3 answers 403 for a missing key). */
+	bool own_object;
+	/* s3_checksum: each part's SHA-256 (base64) by part number, for
+	 * CompleteMultipartUpload; "" where unknown (ListParts fills it). */
+	char (*sums)[S3_CHECKSUM_MAX];
+	int n_sums;
 };
 
 /* The download's sink: fills the buffer; in multipart mode each full
@@ -306,24 +316,47 @@ static void record_done(struct tjob *tj, const char *bucket, const char *etag, u
 	job_set_str(job, "s3_key", tj->key);
 }
 
+/* A HEAD answer that cannot tell whether the key is free: 403 (S3's answer
+ * for a missing key to a caller without s3:ListBucket) or a bodiless 400.
+ * The conditional write decides then. */
+static bool head_undecided(const struct s3_client *s3)
+{
+	long status = s3_last_status(s3);
+	const char *code = s3_last_code(s3);
+
+	return (status == 403 && (!code[0] || strcmp(code, "AccessDenied") == 0)) ||
+	       (status == 400 && !code[0]);
+}
+
 /* Before a new upload: the key must not hold another Zoom file's object.
  * *done when it already holds this very file, whole (an earlier run
- * finished the upload but died before moving the job). */
-static enum outcome check_destination(struct transfer_worker *w, struct tjob *tj, bool *done,
-				      struct result *r)
+ * finished the upload but died before moving the job). known_taken: a
+ * conditional write just found the key taken, so a HEAD that cannot read
+ * it is an error, not "maybe free". */
+static enum outcome check_destination(struct transfer_worker *w, struct tjob *tj, bool known_taken,
+				      bool *done, struct result *r)
 {
 	struct s3_object obj;
 
+	tj->own_object = false;
 	for (int tries = 0; tries < 2; tries++) {
-		if (s3_head(w->s3, tj->key, &obj, r) != OUTCOME_DONE)
-			return r->kind;
+		if (s3_head(w->s3, tj->key, &obj, r) != OUTCOME_DONE) {
+			if (known_taken || !head_undecided(w->s3))
+				return r->kind;
+			log_event(LOG_INFO, "transfer.head_undecided",
+				  "job=%s status=%ld (the upload is conditional: If-None-Match)",
+				  tj->claim->name, s3_last_status(w->s3));
+			return OUTCOME_DONE;
+		}
 		if (!obj.exists)
 			return OUTCOME_DONE;
+		known_taken = false; /* a moved-aside key is judged afresh */
 		if (strcmp(obj.file_id, tj->file_id) == 0) {
 			if (tj->size >= 0 && obj.size == (uint64_t)tj->size) {
 				record_done(tj, w->sh->cfg->s3_bucket, obj.etag, obj.size);
 				*done = true;
 			}
+			tj->own_object = true;
 			return OUTCOME_DONE; /* ours: replacing it loses nothing */
 		}
 		if (tries == 1)
@@ -388,6 +421,35 @@ static enum outcome refresh_link(struct transfer_worker *w, struct tjob *tj, str
 	return OUTCOME_DONE;
 }
 
+/* Room for part number's checksum in tj->sums. -1 when out of memory. */
+static int grow_sums(struct tjob *tj, int number)
+{
+	char(*grown)[S3_CHECKSUM_MAX];
+	int n;
+
+	if (number < tj->n_sums)
+		return 0;
+	n = number + 64 > MAX_PARTS + 1 ? MAX_PARTS + 1 : number + 64;
+	if (number >= n)
+		return -1;
+	grown = realloc(tj->sums, (size_t)n * sizeof *grown);
+	if (!grown)
+		return -1;
+	memset(grown + tj->n_sums, 0, (size_t)(n - tj->n_sums) * sizeof *grown);
+	tj->sums = grown;
+	tj->n_sums = n;
+	return 0;
+}
+
+/* Keeps a part's SHA-256 (base64, as CompleteMultipartUpload names it). */
+static int keep_sum(struct tjob *tj, int number, const unsigned char sha256[SHA256_LEN])
+{
+	if (number < 1 || grow_sums(tj, number) != 0)
+		return -1;
+	crypto_base64(sha256, SHA256_LEN, tj->sums[number]);
+	return 0;
+}
+
 /* Waits for the oldest part in flight and records it in the job (progress
  * a crash resumes from). -1 with s->fail when it failed, or one before it
  * did: parts are recorded in order, so none after a failed one is. */
@@ -414,6 +476,11 @@ static int collect_part(struct sink *s)
 		return -1;
 	}
 	job_part_add(s->tj->claim->job, u->number, u->etag, (int64_t)u->len);
+	if (s->w->sh->cfg->s3_checksum_sha256 && keep_sum(s->tj, u->number, u->sha256) != 0) {
+		s->part_failed = true;
+		result_set(&s->fail, OUTCOME_RETRY, "out of memory");
+		return -1;
+	}
 	if (save_job(s->w, s->tj, &s->fail) != OUTCOME_DONE) {
 		s->part_failed = true;
 		return -1;
@@ -624,8 +691,23 @@ static enum outcome single_put(struct transfer_worker *w, struct tjob *tj, struc
 	if (crypto_sha256_stream_end(w->hash, sha256) != 0)
 		return result_set(r, OUTCOME_RETRY, "cannot finish a SHA-256 (OpenSSL failed)");
 	meta_of(tj, &meta);
-	if (s3_put_hashed(w->s3, tj->key, w->buf, s.fill, sha256, &meta, etag, r) != OUTCOME_DONE)
-		return r->kind;
+	/* A key found taken is judged, and the bytes held go to the key it
+	 * leads to: nothing is fetched from Zoom again. */
+	for (int tries = 0;; tries++) {
+		bool done = false;
+
+		meta.if_absent = !tj->own_object;
+		if (s3_put_hashed(w->s3, tj->key, w->buf, s.fill, sha256, &meta, etag, r) ==
+		    OUTCOME_DONE)
+			break;
+		if (!s3_key_taken(w->s3) || tries == 2)
+			return r->kind;
+		log_event(LOG_NOTICE, "transfer.key_exists", "job=%s op=PutObject", tj->claim->name);
+		if (check_destination(w, tj, true, &done, r) != OUTCOME_DONE)
+			return r->kind;
+		if (done)
+			return result_set(r, OUTCOME_DONE, "already in the bucket");
+	}
 	record_done(tj, w->sh->cfg->s3_bucket, etag, s.fill);
 	return result_set(r, OUTCOME_DONE, "uploaded");
 }
@@ -677,7 +759,9 @@ static bool s3_failure_passes(const struct s3_client *s3)
 {
 	long status = s3_last_status(s3);
 
-	return status == 0 || status >= 500 || status == 429 || status == 408;
+	/* 501: the server has no such operation (ListMultipartUploads on some
+	 * S3-compatible servers): it will not pass. */
+	return status == 0 || (status >= 500 && status != 501) || status == 429 || status == 408;
 }
 
 /* Aborts uploads left open for this key by a run that died, or lost S3's
@@ -778,6 +862,69 @@ static enum outcome open_upload(struct transfer_worker *w, struct tjob *tj, uint
 	return save_job(w, tj, r);
 }
 
+/* Each part's ChecksumSHA256 for Complete: the ones this run computed, and
+ * ListParts' for parts an earlier run sent. */
+static enum outcome fill_sums(struct transfer_worker *w, struct tjob *tj, const char *upload_id,
+			      struct s3_part *parts, size_t n, struct result *r)
+{
+	struct s3_part *held = NULL;
+	size_t nheld = 0;
+	bool missing = false;
+
+	for (size_t i = 0; i < n; i++) {
+		int number = parts[i].number;
+
+		if (number > 0 && number < tj->n_sums && tj->sums[number][0])
+			snprintf(parts[i].checksum_sha256, S3_CHECKSUM_MAX, "%s", tj->sums[number]);
+		else
+			missing = true;
+	}
+	if (!missing)
+		return OUTCOME_DONE;
+	if (s3_mpu_list_parts(w->s3, tj->key, upload_id, &held, &nheld, r) != OUTCOME_DONE)
+		return r->kind;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; !parts[i].checksum_sha256[0] && j < nheld; j++)
+			if (held[j].number == parts[i].number &&
+			    strcmp(held[j].etag, parts[i].etag) == 0)
+				snprintf(parts[i].checksum_sha256, S3_CHECKSUM_MAX, "%s",
+					 held[j].checksum_sha256);
+	free(held);
+	return OUTCOME_DONE;
+}
+
+/* CompleteMultipartUpload, conditional unless the key holds this very
+ * file. A 412 is judged by a HEAD: this file, uploaded meanwhile, is done
+ * (*already; the upload is aborted); another file's object moves the job
+ * to key-{file_id} for its next try (the parts belong to the old key). */
+static enum outcome complete_guarded(struct transfer_worker *w, struct tjob *tj,
+				     const char *upload_id, const struct s3_part *parts, size_t n,
+				     char etag[S3_ETAG_MAX], bool *already, struct result *r)
+{
+	struct result ar;
+
+	while (s3_mpu_complete(w->s3, tj->key, upload_id, parts, n, !tj->own_object, etag, r) !=
+	       OUTCOME_DONE) {
+		if (!s3_key_taken(w->s3) || tj->own_object)
+			return r->kind;
+		log_event(LOG_NOTICE, "transfer.key_exists", "job=%s op=CompleteMultipartUpload",
+			  tj->claim->name);
+		if (check_destination(w, tj, true, already, r) != OUTCOME_DONE)
+			return r->kind;
+		if (*already) {
+			if (s3_mpu_abort(w->s3, tj->key, upload_id, &ar) != OUTCOME_DONE)
+				log_event(LOG_WARNING, "transfer.abort_failed", "job=%s error=\"%s\"",
+					  tj->claim->name, ar.why);
+			return result_set(r, OUTCOME_DONE, "already in the bucket");
+		}
+		if (!tj->own_object)
+			return result_set(r, OUTCOME_RETRY,
+					  "the key was taken by another Zoom file's object during the "
+					  "upload: the file goes to %s on the next try", tj->key);
+	}
+	return OUTCOME_DONE;
+}
+
 static enum outcome complete_upload(struct transfer_worker *w, struct tjob *tj,
 				    const char *upload_id, struct result *r)
 {
@@ -787,6 +934,7 @@ static enum outcome complete_upload(struct transfer_worker *w, struct tjob *tj,
 	struct s3_object obj;
 	char etag[S3_ETAG_MAX];
 	uint64_t total = 0;
+	bool already = false;
 
 	if (!parts)
 		return result_set(r, OUTCOME_RETRY, "out of memory");
@@ -811,7 +959,10 @@ static enum outcome complete_upload(struct transfer_worker *w, struct tjob *tj,
 				  "requeue it to upload the file again",
 				  (unsigned long long)total, (long long)tj->size);
 	}
-	if (s3_mpu_complete(w->s3, tj->key, upload_id, parts, n, etag, r) != OUTCOME_DONE) {
+	if ((w->sh->cfg->s3_checksum_sha256 &&
+	     fill_sums(w, tj, upload_id, parts, n, r) != OUTCOME_DONE) ||
+	    complete_guarded(w, tj, upload_id, parts, n, etag, &already, r) != OUTCOME_DONE ||
+	    already) {
 		free(parts);
 		return r->kind;
 	}
@@ -944,7 +1095,7 @@ enum outcome transfer_run(struct transfer_worker *w, struct claim *c, struct res
 		goto out;
 	/* Also with an upload open: a run that died after Complete left the
 	 * whole object, and its upload id is gone. */
-	if (check_destination(w, &tj, &done, r) != OUTCOME_DONE || done)
+	if (check_destination(w, &tj, false, &done, r) != OUTCOME_DONE || done)
 		goto out;
 	if (tj.size >= 0 && (uint64_t)tj.size <= tj.part_size && !job_get_str(c->job, "upload_id"))
 		single_put(w, &tj, r);
@@ -957,6 +1108,7 @@ out:
 	if (done)
 		result_set(r, OUTCOME_DONE, "already in the bucket");
 	free(tj.url);
+	free(tj.sums);
 	if (tj.bearer)
 		explicit_bzero(tj.bearer, strlen(tj.bearer));
 	free(tj.bearer);

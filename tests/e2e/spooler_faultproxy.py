@@ -173,13 +173,23 @@ def case_every_mode(tap, rig, ctl, zoom_url):
     ctl.clear_rules()
 
 
-def body(tap, rig):
+def with_proxy(rig, cases):
+    """Runs cases(ctl, zoom_url) with the proxy between the spooler and S3,
+    Zoom and the CDN (retry_delay 1 s); stops the proxy after."""
     rig.write_config(retry_delay=1, retry_max_delay=1)
     proc, info, ctl = start_proxy(rig)
     try:
-        zoom_url = info["routes"]["zoom"]["url"]
-        rig.write_config(retry_delay=1, retry_max_delay=1,
-                         s3_endpoint=info["routes"]["s3"]["url"])
+        rig.proxy_s3 = info["routes"]["s3"]["url"]
+        rig.write_config(retry_delay=1, retry_max_delay=1, s3_endpoint=rig.proxy_s3)
+        cases(ctl, info["routes"]["zoom"]["url"])
+    finally:
+        proc.terminate()
+        proc.wait()
+        spoolrig.webrig._tracked.discard(proc.pid)
+
+
+def body(tap, rig):
+    def cases(ctl, zoom_url):
         case_cut_head(tap, rig, ctl, zoom_url)
         case_cut_redirect(tap, rig, ctl, zoom_url)
         case_lost_create(tap, rig, ctl, zoom_url)
@@ -188,10 +198,7 @@ def body(tap, rig):
         tap.eq(rig.uploads(), [], "no multipart upload left in the bucket")
         st = ctl.stats()
         tap.diag("proxy: %d requests, faults %r" % (st["requests"], st["faults"]))
-    finally:
-        proc.terminate()
-        proc.wait()
-        spoolrig.webrig._tracked.discard(proc.pid)
+    with_proxy(rig, cases)
 
 
 if __name__ == "__main__":

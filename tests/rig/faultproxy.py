@@ -37,7 +37,8 @@ and what it matches (route, method, a substring of the path, a substring of
 the query), lets `skip` matching requests pass, then applies to the next
 `count` (default 1; null: every one) and is used up. Rules come before the
 random draw. `frac` (0..1, default 0.5) says where a cut or pause falls,
-`seconds` how long a delay or pause lasts.
+`seconds` how long a delay or pause lasts. A rule may also be mode "501": the answer
+of a server that does not implement the request (S3: NotImplemented).
 
 Whatever the mode, an answer that cannot be passed on because its client is
 gone (a killed spooler) is counted as `client_gone` and its request listed
@@ -54,7 +55,9 @@ prints "READY seed=S control=P s3=P1 zoom=P2 cdn=P3" and serves until
 SIGTERM. The control port speaks HTTP+JSON: GET /stats, POST /config with
 any of {"rate", "delay_rate", "weights", "stall_seconds", "delay_max"}
 (setting rate 0 also ends the stalls under way), POST /rules with a list
-of rules (added), DELETE /rules. FaultProxyControl(url)
+of rules (added), DELETE /rules. The stats list the last 2000 requests
+("seen": route, method, path, query and a few headers, NOTED_HEADERS and
+every x-amz-checksum-*), so a test can check what a client sent. FaultProxyControl(url)
 wraps it; FaultProxy(...) runs in-process.
 """
 
@@ -84,10 +87,18 @@ S3_BODIES = {
     500: ("InternalError", "We encountered an internal error. Please try again."),
     503: ("SlowDown", "Please reduce your request rate."),
     429: ("SlowDown", "Please reduce your request rate."),
+    501: ("NotImplemented", "A header or operation you provided is not implemented."),
 }
 REASONS = {500: "Internal Server Error", 503: "Service Unavailable",
-           429: "Too Many Requests", 100: "Continue"}
+           429: "Too Many Requests", 501: "Not Implemented", 100: "Continue"}
+# Answers a server gives for what it does not do (by rule only, never drawn).
+REFUSALS = ("501",)
 
+
+# Request headers kept in the stats ("seen"), with every x-amz-checksum-*.
+NOTED_HEADERS = ("if-none-match", "x-amz-acl", "x-amz-content-sha256", "content-length",
+                 "x-amz-storage-class", "user-agent")
+SEEN_MAX = 2000
 
 class Closed(Exception):
     """A peer closed or reset its side."""
@@ -291,6 +302,7 @@ class FaultProxy:
         self.conns = set()
         self.rules = []
         self.gone = []             # requests whose client left before the answer
+        self.seen = []             # the last SEEN_MAX requests, with NOTED_HEADERS
 
     # -- life cycle --
     def start(self):
@@ -348,7 +360,7 @@ class FaultProxy:
         with self.lock:
             for r in rules:
                 r = dict(r)
-                if r.get("mode") not in BREAKING + DELAYS:
+                if r.get("mode") not in BREAKING + DELAYS + REFUSALS:
                     raise ValueError("unknown fault mode %r" % r.get("mode"))
                 unknown = set(r) - {"mode", "route", "method", "path", "query", "count",
                                     "skip", "frac", "seconds"}
@@ -393,7 +405,18 @@ class FaultProxy:
                     "rate": self.rate, "delay_rate": self.delay_rate,
                     "weights": dict(self.weights),
                     "rules": [dict(r) for r in self.rules],
-                    "gone": list(self.gone)}
+                    "gone": list(self.gone), "seen": list(self.seen)}
+
+    def remember(self, route, method, target, headers):
+        """Keeps what a test may check of the request: route, method, path,
+        query and the headers named in NOTED_HEADERS (never a signature)."""
+        path, _, query = target.partition("?")
+        noted = {k.lower(): v for k, v in headers
+                 if k.lower() in NOTED_HEADERS or k.lower().startswith("x-amz-checksum-")}
+        with self.lock:
+            self.seen.append({"route": route.name, "method": method, "path": path,
+                              "query": query, "headers": noted})
+            del self.seen[:-SEEN_MAX]
 
     # -- decisions --
     def decide(self, route, method, target):
@@ -469,6 +492,7 @@ class FaultProxy:
                 if len(parts) < 3:
                     return
                 method, target = parts[0], parts[1]
+                self.remember(route, method, target, headers)
                 seq, mode, frac, delay = self.decide(route, method, target)
                 if mode:
                     self.note(seq, route, method, target, mode)
@@ -496,7 +520,7 @@ class FaultProxy:
         req_len = body_length(headers)
         has_body = req_len is not None and req_len > 0 or \
             "chunked" in (header(headers, "Transfer-Encoding") or "").lower()
-        if mode in ("500", "503", "429"):
+        if mode in ("500", "503", "429", "501"):
             self.expect_continue(client, headers)
             for _ in body_chunks(rd, headers):
                 pass

@@ -88,7 +88,7 @@ static int finish(struct s3_client *c, enum outcome o, const struct result *r)
 
 static int cmd_put(struct s3_client *c, char **argv, int argc)
 {
-	struct s3_meta meta = {argc > 2 ? argv[2] : NULL, argc > 3 ? argv[3] : NULL, NULL};
+	struct s3_meta meta = {argc > 2 ? argv[2] : NULL, argc > 3 ? argv[3] : NULL, NULL, false};
 	char etag[S3_ETAG_MAX];
 	struct result r;
 	size_t len;
@@ -141,7 +141,7 @@ static enum outcome upload_parts(struct s3_client *c, const char *key, const cha
 
 static int cmd_mpu(struct s3_client *c, char **argv, int argc)
 {
-	struct s3_meta meta = {argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, NULL};
+	struct s3_meta meta = {argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, NULL, false};
 	char id[S3_UPLOAD_ID_MAX], etag[S3_ETAG_MAX];
 	size_t len, part_size = strtoull(argv[2], NULL, 10), n = 0;
 	struct s3_part *parts = NULL;
@@ -156,7 +156,7 @@ static int cmd_mpu(struct s3_client *c, char **argv, int argc)
 	if (o == OUTCOME_DONE)
 		o = upload_parts(c, argv[0], id, buf, len, part_size, parts, &n, &r);
 	if (o == OUTCOME_DONE)
-		o = s3_mpu_complete(c, argv[0], id, parts, n, etag, &r);
+		o = s3_mpu_complete(c, argv[0], id, parts, n, false, etag, &r);
 	if (o == OUTCOME_DONE)
 		printf("%s\n", etag);
 	else if (id[0])
@@ -182,7 +182,7 @@ static int cmd_head(struct s3_client *c, char **argv)
 
 static int cmd_create(struct s3_client *c, char **argv, int argc)
 {
-	struct s3_meta meta = {argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL, NULL};
+	struct s3_meta meta = {argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL, NULL, false};
 	char id[S3_UPLOAD_ID_MAX];
 	struct result r;
 	enum outcome o = s3_mpu_create(c, argv[0], &meta, id, &r);
@@ -221,7 +221,7 @@ static int cmd_list_parts(struct s3_client *c, char **argv, bool complete)
 		printf("%d %llu %s\n", parts[i].number, (unsigned long long)parts[i].size,
 		       parts[i].etag);
 	if (o == OUTCOME_DONE && complete) {
-		o = s3_mpu_complete(c, argv[0], argv[1], parts, n, etag, &r);
+		o = s3_mpu_complete(c, argv[0], argv[1], parts, n, false, etag, &r);
 		if (o == OUTCOME_DONE)
 			printf("%s\n", etag);
 	}

@@ -501,6 +501,28 @@ static void test_s3(void)
 		"t.conf:2: s3_sse_kms_key_id needs s3_sse = aws:kms", "kms key id without s3_sse");
 	refused("spool_dir = /s\ns3_sse = AES256\n\ns3_sse_kms_key_id = k1\n", CONFIG_ANY,
 		"t.conf:4: s3_sse_kms_key_id needs s3_sse = aws:kms", "kms key id with AES256");
+	accepted("spool_dir = /s\n", CONFIG_ANY, &c, "s3_checksum unset, AWS");
+	ok(c.s3_checksum_sha256 && !c.s3_acl, "  sha256 by default for AWS; no ACL");
+	config_free(&c);
+	accepted("spool_dir = /s\ns3_endpoint = http://127.0.0.1:7480\n", CONFIG_ANY, &c,
+		 "s3_checksum unset, another endpoint");
+	ok(!c.s3_checksum_sha256, "  none by default for an s3_endpoint");
+	config_free(&c);
+	accepted("spool_dir = /s\ns3_endpoint = http://h\ns3_checksum = sha256\n", CONFIG_ANY, &c,
+		 "s3_checksum = sha256 with an endpoint");
+	ok(c.s3_checksum_sha256, "  on");
+	config_free(&c);
+	accepted("spool_dir = /s\ns3_checksum = none\n", CONFIG_ANY, &c, "s3_checksum = none");
+	ok(!c.s3_checksum_sha256, "  off for AWS too");
+	config_free(&c);
+	refused("spool_dir = /s\ns3_checksum = crc32\n", CONFIG_ANY,
+		"t.conf:2: bad value 'crc32' for s3_checksum: expected sha256 or none",
+		"s3_checksum values");
+	accepted("spool_dir = /s\ns3_acl = bucket-owner-full-control\n", CONFIG_ANY, &c, "s3_acl");
+	is_str(c.s3_acl, "bucket-owner-full-control", "  kept");
+	config_free(&c);
+	refused("spool_dir = /s\ns3_acl = bucket-owner-full\n", CONFIG_ANY,
+		"t.conf:2: bad value 'bucket-owner-full' for s3_acl", "s3_acl: only canned ACLs");
 	refused("spool_dir = /s\ns3_storage_class = STANDARD IA\n", CONFIG_ANY,
 		"t.conf:2: bad value 'STANDARD IA' for s3_storage_class", "storage class syntax");
 	refused("spool_dir = /s\ns3_bucket = my bucket\n", CONFIG_ANY,
@@ -774,8 +796,8 @@ static const char *const contract_keys[] = {
 	"zoom_account_id", "zoom_client_id", "zoom_client_secret", "zoom_api_key",
 	"zoom_api_secret", "zoom_oauth_url", "zoom_api_url", "max_attempts", "retry_delay",
 	"retry_max_delay", "s3_storage_class", "s3_sse", "s3_sse_kms_key_id",
-	"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-	"webhook_secret_token_previous", "zoom_after_upload", "zoom_after_upload_delay",
+	"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "s3_checksum",
+	"s3_acl", "webhook_secret_token_previous", "zoom_after_upload", "zoom_after_upload_delay",
 };
 static const char *const defaulted_keys[] = {
 	"webhook_max_skew", "max_body_bytes", "file_types", "min_duration", "key_template",

@@ -30,6 +30,10 @@ struct stub {
 	const char *body;
 	int delay_ms;
 	const char *raw;       /* when set: these bytes instead of an answer */
+	/* when first_n > 0: the next first_n requests get this answer instead */
+	int first_n, first_status;
+	const char *first_headers, *first_body;
+	char first_sent[128];  /* x-amz-date sent with the first of them */
 	/* the last request, and whether its signature and hash held */
 	char method[16], target[2048];
 	char *req_headers, *req_body;
@@ -158,6 +162,13 @@ static void stub_handler(void *ctx, const struct httpstub_request *req, int fd)
 	status = st->status;
 	headers = st->headers;
 	body = st->body ? st->body : "";
+	if (st->first_n > 0) {
+		st->first_n--;
+		status = st->first_status;
+		headers = st->first_headers;
+		body = st->first_body ? st->first_body : "";
+		httpstub_header(req, "x-amz-date", st->first_sent, sizeof st->first_sent);
+	}
 	delay = st->delay_ms;
 	raw = st->raw;
 	/* the second ListParts page */
@@ -235,6 +246,32 @@ static bool sent_has(struct stub *st, const char *name, const char *needle)
 static void test_pure(void)
 {
 	bool gone;
+	time_t t;
+
+	ok(s3_again_after(false, OUTCOME_RETRY, 0, "") == S3_AGAIN_BACKOFF,
+	   "again: a reset or timed-out connection");
+	ok(s3_again_after(false, OUTCOME_GIVEUP, 0, "") == S3_AGAIN_NO, "again: not a bad URL");
+	ok(s3_again_after(true, OUTCOME_RETRY, 503, "SlowDown") == S3_AGAIN_BACKOFF &&
+		   s3_again_after(true, OUTCOME_RETRY, 500, "") == S3_AGAIN_BACKOFF &&
+		   s3_again_after(true, OUTCOME_RETRY, 500, "InternalError") == S3_AGAIN_BACKOFF &&
+		   s3_again_after(true, OUTCOME_RETRY, 400, "RequestTimeout") == S3_AGAIN_BACKOFF &&
+		   s3_again_after(true, OUTCOME_RETRY, 429, "") == S3_AGAIN_BACKOFF,
+	   "again: 5xx, SlowDown, InternalError, RequestTimeout, 429");
+	ok(s3_again_after(true, OUTCOME_RETRY, 403, "RequestTimeTooSkewed") == S3_AGAIN_CLOCK,
+	   "again: RequestTimeTooSkewed corrects the clock");
+	ok(s3_again_after(true, OUTCOME_GIVEUP, 501, "NotImplemented") == S3_AGAIN_NO &&
+		   s3_again_after(true, OUTCOME_RETRY, 403, "AccessDenied") == S3_AGAIN_NO &&
+		   s3_again_after(true, OUTCOME_GIVEUP, 404, "NoSuchKey") == S3_AGAIN_NO,
+	   "again: not 501, 403, 404");
+	ok(s3_backoff_ms(0, 0) == 125 && s3_backoff_ms(0, 1) == 250 && s3_backoff_ms(1, 0) == 250 &&
+		   s3_backoff_ms(3, 1) == 2000 && s3_backoff_ms(10, 1) == 4000 &&
+		   s3_backoff_ms(30, 0) == 2000,
+	   "backoff: doubles from 250 ms, half jittered, capped at 4 s");
+	ok(s3_parse_http_date("Sun, 06 Dec 2026 22:10:29 GMT", &t) == 0 && t == 1796595029,
+	   "an HTTP date");
+	ok(s3_parse_http_date("Sun, 06 Dek 2026 22:10:29 GMT", &t) < 0 &&
+		   s3_parse_http_date("yesterday", &t) < 0 && s3_parse_http_date(NULL, &t) < 0,
+	   "  an unreadable one");
 
 	is_str(s3_content_type("mp4"), "video/mp4", "type: mp4");
 	is_str(s3_content_type("MP4"), "video/mp4", "type: any case");
@@ -295,7 +332,7 @@ static struct config base_config(char *endpoint, char *bucket, bool path_style)
 
 static void test_put_and_head(struct stub *st, struct s3_client *c)
 {
-	struct s3_meta meta = {"uu/id+==", "file \xc3\xbc", NULL};
+	struct s3_meta meta = {"uu/id+==", "file \xc3\xbc", NULL, false};
 	char etag[S3_ETAG_MAX], v[512];
 	struct s3_object obj;
 	struct result r;
@@ -353,7 +390,7 @@ static void test_put_and_head(struct stub *st, struct s3_client *c)
 static void test_multipart(struct stub *st, struct s3_client *c)
 {
 	char id[S3_UPLOAD_ID_MAX], etag[S3_ETAG_MAX], v[256];
-	struct s3_part parts[3] = {{2, 5, "e2"}, {1, 5, "e1"}, {3, 7, "e3"}}, *listed = NULL;
+	struct s3_part parts[3] = {{2, 5, "e2", ""}, {1, 5, "e1", ""}, {3, 7, "e3", ""}}, *listed = NULL;
 	struct s3_upload *ups = NULL;
 	struct result r;
 	size_t n = 0;
@@ -411,7 +448,7 @@ static void test_multipart(struct stub *st, struct s3_client *c)
 	answer(st, 200, NULL,
 	       "<CompleteMultipartUploadResult><Location>x</Location><ETag>&quot;abc-3&quot;"
 	       "</ETag></CompleteMultipartUploadResult>");
-	ok(s3_mpu_complete(c, "v.m4a", id, parts, 3, etag, &r) == OUTCOME_DONE, "complete: done");
+	ok(s3_mpu_complete(c, "v.m4a", id, parts, 3, false, etag, &r) == OUTCOME_DONE, "complete: done");
 	is_str(etag, "abc-3", "complete: the object's ETag, entities decoded, no quotes");
 	ok(strstr(st->req_body, "<Part><PartNumber>1</PartNumber><ETag>\"e1\"</ETag></Part>"
 				"<Part><PartNumber>2</PartNumber>") != NULL,
@@ -424,13 +461,13 @@ static void test_multipart(struct stub *st, struct s3_client *c)
 	answer(st, 200, NULL,
 	       "<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code><Message>We encountered "
 	       "an internal error. Please try again.</Message></Error>");
-	ok(s3_mpu_complete(c, "v.m4a", id, parts, 3, etag, &r) == OUTCOME_RETRY &&
+	ok(s3_mpu_complete(c, "v.m4a", id, parts, 3, false, etag, &r) == OUTCOME_RETRY &&
 		   !s3_upload_gone(c),
 	   "complete: 200 with an InternalError in the body retries");
 	tap_diag(r.why);
 	ok(strstr(r.why, "InternalError") != NULL, "  and says so");
 	answer(st, 400, NULL, "<Error><Code>InvalidPart</Code><Message>m</Message></Error>");
-	ok(s3_mpu_complete(c, "v.m4a", id, parts, 3, etag, &r) == OUTCOME_RETRY &&
+	ok(s3_mpu_complete(c, "v.m4a", id, parts, 3, false, etag, &r) == OUTCOME_RETRY &&
 		   s3_upload_gone(c),
 	   "complete: InvalidPart starts the upload again");
 
@@ -467,6 +504,163 @@ static void test_multipart(struct stub *st, struct s3_client *c)
 	   "abort: DELETE, done");
 	answer(st, 404, NULL, "<Error><Code>NoSuchUpload</Code></Error>");
 	ok(s3_mpu_abort(c, "v.m4a", id, &r) == OUTCOME_DONE, "abort: already gone is done");
+}
+
+static void answer_first(struct stub *st, int n, int status, const char *headers,
+			 const char *body)
+{
+	pthread_mutex_lock(&st->lock);
+	st->first_n = n;
+	st->first_status = status;
+	st->first_headers = headers;
+	st->first_body = body;
+	st->requests = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* In-transfer retries, permissions named, conditional writes, the clock. */
+static void test_retries(struct stub *st, struct s3_client *c)
+{
+	static const char part[] = "the bytes of a part";
+	char etag[S3_ETAG_MAX], sent[128], skewed[128], upload_id[S3_UPLOAD_ID_MAX];
+	struct s3_upload *ups = NULL;
+	size_t nups = 0;
+	struct s3_meta meta = {"u", "f1", NULL, true};
+	struct result r;
+
+	answer(st, 200, "ETag: \"e1\"\r\n", "");
+	answer_first(st, 1, 503, NULL, "<Error><Code>SlowDown</Code><Message>m</Message></Error>");
+	ok(s3_mpu_upload_part(c, "k", "up1", 3, part, sizeof part - 1, etag, &r) == OUTCOME_DONE &&
+		   st->requests == 2 && strcmp(etag, "e1") == 0,
+	   "one 503 SlowDown on a part: sent again at once, done");
+	ok(st->hash_ok && st->req_body_len == sizeof part - 1 &&
+		   memcmp(st->req_body, part, st->req_body_len) == 0,
+	   "  the retry carries the same bytes, signed");
+	answer_first(st, 1, 500, NULL, "");
+	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_DONE && st->requests == 2,
+	   "a bodiless 500: sent again, done");
+	answer_first(st, 1, 400, NULL,
+		     "<Error><Code>RequestTimeout</Code><Message>idle</Message></Error>");
+	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_DONE && st->requests == 2,
+	   "400 RequestTimeout: sent again");
+	answer_first(st, 99, 503, NULL, "");
+	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_RETRY && st->requests == 5,
+	   "a 503 that lasts: five tries, then the job's retry");
+	answer_first(st, 99, 501, NULL, "<Error><Code>NotImplemented</Code></Error>");
+	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_GIVEUP && st->requests == 1,
+	   "501 NotImplemented: not sent again");
+	answer_first(st, 1, 400, NULL, "<Error><Code>EntityTooSmall</Code></Error>");
+	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_GIVEUP && st->requests == 1,
+	   "a refusal is not sent again");
+
+	/* CreateMultipartUpload: a lost answer may hide a new upload */
+	answer(st, 200, NULL,
+	       "<InitiateMultipartUploadResult><UploadId>u9</UploadId></InitiateMultipartUploadResult>");
+	answer_first(st, 1, 503, NULL, "<Error><Code>SlowDown</Code></Error>");
+	ok(s3_mpu_create(c, "k", NULL, upload_id, &r) == OUTCOME_DONE && st->requests == 2 &&
+		   strcmp(upload_id, "u9") == 0,
+	   "CreateMultipartUpload refused with 503: sent again");
+	pthread_mutex_lock(&st->lock);
+	st->raw = "HTTP/1.1 200 OK\r\nContent-Length: 90\r\nx-amz-req";
+	st->requests = 0;
+	pthread_mutex_unlock(&st->lock);
+	ok(s3_mpu_create(c, "k", NULL, upload_id, &r) == OUTCOME_RETRY && st->requests == 1,
+	   "CreateMultipartUpload whose answer is lost: not sent again (it may have opened one)");
+	pthread_mutex_lock(&st->lock);
+	st->requests = 0;
+	pthread_mutex_unlock(&st->lock);
+	ok(s3_mpu_upload_part(c, "k", "up1", 1, part, sizeof part - 1, etag, &r) == OUTCOME_RETRY &&
+		   st->requests == 5,
+	   "an UploadPart whose answer is lost: sent again (the same part twice is harmless)");
+	pthread_mutex_lock(&st->lock);
+	st->raw = NULL;
+	pthread_mutex_unlock(&st->lock);
+	answer(st, 200, "ETag: \"e1\"\r\n", "");
+
+	/* permissions */
+	answer_first(st, 1, 403, NULL, "");
+	ok(s3_put(c, "a/b.mp4", "x", 1, NULL, etag, &r) == OUTCOME_RETRY &&
+		   strstr(r.why, "s3:PutObject denied on bkt/a/b.mp4 (PutObject)") == r.why,
+	   "a bodiless 403 names the permission");
+	tap_diag(r.why);
+	answer_first(st, 1, 403, "x-amz-request-id: RID7\r\nx-amz-id-2: HID7\r\n",
+		     "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
+	ok(s3_mpu_create(c, "a/b.mp4", NULL, upload_id, &r) == OUTCOME_RETRY &&
+		   strstr(r.why, "s3:PutObject denied on bkt/a/b.mp4 (CreateMultipartUpload)") &&
+		   strstr(r.why, "RID7") && strstr(r.why, "HID7"),
+	   "AccessDenied on CreateMultipartUpload: s3:PutObject, with request and host id");
+	tap_diag(r.why);
+	answer_first(st, 1, 403, NULL, "<Error><Code>AccessDenied</Code></Error>");
+	ok(s3_mpu_abort(c, "k", "up", &r) == OUTCOME_RETRY &&
+		   strstr(r.why, "s3:AbortMultipartUpload denied"),
+	   "AbortMultipartUpload: s3:AbortMultipartUpload");
+	{
+		struct s3_object obj;
+
+		answer_first(st, 1, 400, NULL, "");
+		ok(s3_head(c, "k", &obj, &r) == OUTCOME_RETRY && st->requests == 1 &&
+			   s3_last_status(c) == 400,
+		   "a bodiless 400 on HEAD: retry (not a verdict on the job), not sent again");
+		answer_first(st, 1, 403, NULL, "");
+		ok(s3_head(c, "a/b.mp4", &obj, &r) == OUTCOME_RETRY &&
+			   strstr(r.why, "s3:GetObject denied on bkt/a/b.mp4 (HeadObject)") == r.why,
+		   "a bodiless 403 on HEAD: s3:GetObject named");
+		answer_first(st, 1, 501, NULL, "<Error><Code>NotImplemented</Code></Error>");
+		ok(s3_mpu_list_uploads(c, "k", &ups, &nups, &r) == OUTCOME_GIVEUP &&
+			   st->requests == 1 && s3_last_status(c) == 501,
+		   "501 for ListMultipartUploads: not sent again (the caller goes on without it)");
+	}
+	ok(!strcmp(s3_op_permission("ListParts"), "s3:ListMultipartUploadParts") &&
+		   !strcmp(s3_op_permission("ListMultipartUploads"), "s3:ListBucketMultipartUploads") &&
+		   !strcmp(s3_op_permission("HeadObject"), "s3:GetObject") &&
+		   !strcmp(s3_op_permission("UploadPart"), "s3:PutObject") &&
+		   s3_op_permission("Nope") == NULL,
+	   "each operation's permission");
+
+	/* conditional writes */
+	answer_first(st, 0, 0, NULL, NULL);
+	ok(s3_put(c, "k", "x", 1, &meta, etag, &r) == OUTCOME_DONE &&
+		   sent_header(st, "If-None-Match", sent, sizeof sent) && !strcmp(sent, "*") &&
+		   st->all_signed,
+	   "if_absent: If-None-Match: * sent, and signed");
+	answer_first(st, 1, 412, NULL, "<Error><Code>PreconditionFailed</Code></Error>");
+	ok(s3_put(c, "k", "x", 1, &meta, etag, &r) == OUTCOME_RETRY && s3_key_taken(c) &&
+		   st->requests == 1,
+	   "412: the key is taken (not sent again)");
+	answer_first(st, 1, 501, NULL, "<Error><Code>NotImplemented</Code></Error>");
+	ok(s3_put(c, "k", "x", 1, &meta, etag, &r) == OUTCOME_DONE && st->requests == 2 &&
+		   !sent_header(st, "If-None-Match", sent, sizeof sent),
+	   "a server that refuses If-None-Match: sent again without it");
+	ok(s3_put(c, "k", "x", 1, &meta, etag, &r) == OUTCOME_DONE &&
+		   !sent_header(st, "If-None-Match", sent, sizeof sent),
+	   "  and never again from this client");
+
+	/* the clock: RGW and S3 refuse beyond 15 minutes */
+	{
+		char date[64], head[128];
+		time_t ahead = time(NULL) + 3600;
+		struct tm tm;
+
+		gmtime_r(&ahead, &tm);
+		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		snprintf(head, sizeof head, "Date: %s\r\n", date);
+		answer_first(st, 1, 403, head,
+			     "<Error><Code>RequestTimeTooSkewed</Code><Message>m</Message></Error>");
+		ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_DONE && st->requests == 2,
+		   "RequestTimeTooSkewed: corrected and sent again");
+		ok(labs(s3_clock_offset() - 3600) <= 2, "  the offset is the server's Date minus ours");
+		snprintf(skewed, sizeof skewed, "%s", st->first_sent);
+		ok(sent_header(st, "x-amz-date", sent, sizeof sent) && strcmp(sent, skewed) > 0 &&
+			   strncmp(sent, skewed, 8) >= 0,
+		   "  the retry is dated by the server's clock");
+		answer_first(st, 1, 403, NULL,
+			     "<Error><Code>RequestTimeTooSkewed</Code><Message>m</Message></Error>");
+		ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_RETRY && st->requests == 1 &&
+			   strstr(r.why, "clock"),
+		   "  without a Date to correct it by: the job's retry, naming the clock");
+	}
+	answer(st, 200, NULL, "");
+	answer_first(st, 0, 0, NULL, NULL);
 }
 
 static void test_errors(struct stub *st, struct s3_client *c)
@@ -671,6 +865,7 @@ int main(void)
 		test_put_and_head(&st, c);
 		test_multipart(&st, c);
 		test_errors(&st, c);
+		test_retries(&st, c);
 		test_cut_headers(&st, c);
 		test_stop(&st, c, &stop_flag);
 	}

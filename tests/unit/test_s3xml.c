@@ -82,7 +82,7 @@ static void test_uploads(void)
 
 static void test_complete(void)
 {
-	struct s3_part parts[] = { { 2, 5, "b2" }, { 1, 5, "a<&>\"1" } };
+	struct s3_part parts[] = { { 2, 5, "b2", "" }, { 1, 5, "a<&>\"1", "" } };
 	size_t len = 0;
 	char *xml = s3xml_complete(parts, 2, &len);
 	char s[32] = "\"quoted\"", one[4] = "\"";
@@ -93,6 +93,27 @@ static void test_complete(void)
 		    "<Part><PartNumber>2</PartNumber><ETag>\"b2\"</ETag></Part>"
 		    "</CompleteMultipartUpload>", "sorted, ETags quoted and escaped");
 	free(xml);
+	{
+		struct s3_part sums[] = { { 1, 5, "e1", "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=" },
+					  { 2, 5, "e2", "" } };
+		const char *page = "<ListPartsResult><Part><PartNumber>1</PartNumber><ETag>&quot;e1"
+				   "&quot;</ETag><Size>5</Size><ChecksumSHA256>abc=</ChecksumSHA256>"
+				   "</Part></ListPartsResult>";
+		struct s3_part *got = NULL;
+		size_t n = 0, cap = 0;
+
+		xml = s3xml_complete(sums, 2, &len);
+		is_str(xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+			    "<Part><PartNumber>1</PartNumber><ETag>\"e1\"</ETag><ChecksumSHA256>"
+			    "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=</ChecksumSHA256></Part>"
+			    "<Part><PartNumber>2</PartNumber><ETag>\"e2\"</ETag></Part>"
+			    "</CompleteMultipartUpload>", "each part's ChecksumSHA256 where it has one");
+		free(xml);
+		ok(s3xml_parts(page, strlen(page), &got, &n, &cap) == 0 && n == 1 &&
+			   strcmp(got[0].checksum_sha256, "abc=") == 0,
+		   "ListParts: a part's ChecksumSHA256 is read");
+		free(got);
+	}
 	s3xml_strip_quotes(s);
 	is_str(s, "quoted", "strip_quotes");
 	s3xml_strip_quotes(one);

@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -403,14 +404,14 @@ static int url_host(const char *url, char *out, size_t size)
 static bool container_addr_ok(int family, const void *addr)
 {
 	static const unsigned char eks6[16] = { 0xfd, 0x00, 0x0e, 0xc2, [15] = 0x23 };
+	static const unsigned char loopback6[16] = { [15] = 1 };
 	const unsigned char *a = addr;
 
 	if (family == AF_INET)
 		return a[0] == 127 || (a[0] == 169 && a[1] == 254 && a[2] == 170 &&
 				       (a[3] == 2 || a[3] == 23));
 	return family == AF_INET6 &&
-	       (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)addr) ||
-		memcmp(a, eks6, 16) == 0);
+	       (memcmp(a, loopback6, 16) == 0 || memcmp(a, eks6, 16) == 0);
 }
 
 /* host as an address literal, else every address it resolves to, is
@@ -427,14 +428,19 @@ static bool container_host_ok(const char *host)
 		return container_addr_ok(AF_INET6, addr);
 	if (getaddrinfo(host, NULL, &hints, &list) != 0)
 		return false;
-	for (const struct addrinfo *ai = list; ai && ok; ai = ai->ai_next)
+	/* The address read as bytes at its offset: container_addr_ok reads
+	 * bytes, so no cast to a more aligned sockaddr type is needed. */
+	for (const struct addrinfo *ai = list; ai && ok; ai = ai->ai_next) {
+		const unsigned char *sa = (const unsigned char *)ai->ai_addr;
+
 		ok = ai->ai_family == AF_INET
 			     ? container_addr_ok(AF_INET,
-						 &((struct sockaddr_in *)ai->ai_addr)->sin_addr)
+						 sa + offsetof(struct sockaddr_in, sin_addr))
 		     : ai->ai_family == AF_INET6
 			     ? container_addr_ok(AF_INET6,
-						 &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr)
+						 sa + offsetof(struct sockaddr_in6, sin6_addr))
 			     : false;
+	}
 	freeaddrinfo(list);
 	return ok;
 }
@@ -771,7 +777,7 @@ static int container_fetch(struct awscreds *ac, struct aws_credentials *out, cha
 		if (fetch_http(ac, &req, answer, ANSWER_MAX, reason, sizeof reason) < 0) {
 			/* Its origin only: an ECS path names the task's credentials. */
 			const char *host = strstr(ac->container_url, "://");
-			int origin = (int)(host ? host + 3 - ac->container_url +
+			int origin = (int)(host ? (size_t)(host + 3 - ac->container_url) +
 							  strcspn(host + 3, "/?#")
 						: 0);
 
@@ -922,9 +928,11 @@ static int read_child(int fd, char *buf, size_t size, char *why, size_t whylen)
 
 /* Runs cmd with /bin/sh (stdin /dev/null, stdout captured, stderr the
  * spooler's) and waits for it. 0 with its output in buf, or -1 with why. */
-static int run_process(const char *cmd, char *buf, size_t size, char *why, size_t whylen)
+static int run_process(char *cmd, char *buf, size_t size, char *why, size_t whylen)
 {
-	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	/* cmd is not const: posix_spawn's argv is char *const[] (it writes
+	 * nothing there), and a cast would drop the qualifier. */
+	char *argv[] = { "sh", "-c", cmd, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, pipe_only;

@@ -296,13 +296,13 @@ out:
 /* Takes one page of a listing: 0 read (*next: its next_page_token, or
  * NULL), -1 unreadable (err says why: the listing failed), 1 the run must
  * stop (the spool broke). */
-typedef int (*page_fn)(struct backfill *bf, const struct http_response *resp, void *ctx,
-		       char **next, char *err, size_t errlen);
+typedef int (*page_fn)(struct backfill *bf, const struct http_response *resp,
+		       const void *ctx, char **next, char *err, size_t errlen);
 
 /* Every page of the listing at base (a URL with its query), each to take.
  * false when the run must stop. */
 static bool walk_pages(struct backfill *bf, const char *what, const char *api_what,
-		       const char *base, page_fn take, void *ctx)
+		       const char *base, page_fn take, const void *ctx)
 {
 	char url[ZOOMAPI_URL_MAX], err[300];
 	struct http_response resp;
@@ -340,7 +340,7 @@ struct user_ref {
 };
 
 static int take_recordings_page(struct backfill *bf, const struct http_response *resp,
-				void *ctx, char **next, char *err, size_t errlen)
+				const void *ctx, char **next, char *err, size_t errlen)
 {
 	const struct user_ref *u = ctx;
 	struct zevent *meetings = NULL;
@@ -376,8 +376,7 @@ static bool list_window(struct backfill *bf, const struct user_ref *u, time_t fi
 		listing_failed(bf, "%s: the user is too long for a URL", what);
 		return true;
 	}
-	return walk_pages(bf, what, "Zoom's recordings listing", base, take_recordings_page,
-			  (void *)u);
+	return walk_pages(bf, what, "Zoom's recordings listing", base, take_recordings_page, u);
 }
 
 /* Every window of one user. */
@@ -396,8 +395,8 @@ static bool list_user(struct backfill *bf, const char *user, const char *email)
 	return true;
 }
 
-static int take_users_page(struct backfill *bf, const struct http_response *resp, void *ctx,
-			   char **next, char *err, size_t errlen)
+static int take_users_page(struct backfill *bf, const struct http_response *resp,
+			   const void *ctx, char **next, char *err, size_t errlen)
 {
 	struct zuser *users = NULL;
 	size_t n = 0;

@@ -301,7 +301,7 @@ static void on_progress(void *ctx, uint64_t received, uint64_t sent)
 }
 
 /* http.c's redirect policy: every hop is held to download_hosts. */
-static int check_redirect(void *ctx, const char *url, char *why, size_t whylen)
+static int check_redirect(const void *ctx, const char *url, char *why, size_t whylen)
 {
 	const struct download_request *req = ctx;
 
@@ -442,7 +442,7 @@ enum outcome download_run(struct http_client *client, const struct download_requ
 		.on_headers = decide, .sink = on_body, .ctx = &x, .max_body = DISCARD_MAX,
 		.progress = on_progress, .progress_ctx = &x,
 		.max_redirects = DOWNLOAD_MAX_REDIRECTS, .redirect = check_redirect,
-		.redirect_ctx = (void *)req,
+		.redirect_ctx = req,
 		.connect_timeout_ms = (req->connect_timeout > 0 ? req->connect_timeout : 30L) * 1000,
 		.low_speed_limit = req->low_speed_limit, .low_speed_time = req->low_speed_time,
 		.recv_buffer = DOWNLOAD_BUFFER_SIZE, .stop = req->stop,

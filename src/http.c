@@ -166,13 +166,19 @@ bool http_same_origin(const char *a, const char *b)
 		/* One trailing dot names the same host. */
 		la = strlen(ha);
 		lb = strlen(hb);
-		la -= la > 1 && ha[la - 1] == '.';
-		lb -= lb > 1 && hb[lb - 1] == '.';
+		if (la > 1 && ha[la - 1] == '.')
+			la--;
+		if (lb > 1 && hb[lb - 1] == '.')
+			lb--;
 		same = strcasecmp(sa, sb) == 0 && la == lb && strncasecmp(ha, hb, la) == 0 &&
 		       strcmp(pa, pb) == 0;
 	}
-	curl_free(sa), curl_free(ha), curl_free(pa);
-	curl_free(sb), curl_free(hb), curl_free(pb);
+	curl_free(sa);
+	curl_free(ha);
+	curl_free(pa);
+	curl_free(sb);
+	curl_free(hb);
+	curl_free(pb);
 	return same;
 }
 
@@ -185,7 +191,9 @@ static void host_of(const char *url, char *buf, size_t size)
 		snprintf(buf, size, "%s", host);
 	else
 		snprintf(buf, size, "?");
-	curl_free(scheme), curl_free(host), curl_free(port);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
 }
 
 const char *http_header(const struct http_response *resp, const char *name)
@@ -296,8 +304,10 @@ static void parse_field(struct http_response *resp, const char *line, size_t len
 	nlen = (size_t)(colon - line);
 	v = colon + 1;
 	vlen = len - nlen - 1;
-	while (vlen && (*v == ' ' || *v == '\t'))
-		v++, vlen--;
+	while (vlen && (*v == ' ' || *v == '\t')) {
+		v++;
+		vlen--;
+	}
 	while (vlen && isspace((unsigned char)v[vlen - 1]))
 		vlen--;
 	keep_header(resp, line, nlen, v, vlen);
@@ -731,7 +741,7 @@ static void judge(struct exchange *x, CURLcode rc)
 		fail(resp, OUTCOME_RETRY, limit);
 	} else if (rc != CURLE_OK &&
 		   !(resp->answered && (resp->body_over || x->discarded > DISCARD_MAX))) {
-		fail(resp, outcome_from_curl(rc), err[0] ? err : curl_easy_strerror(rc));
+		fail(resp, outcome_from_curl((int)rc), err[0] ? err : curl_easy_strerror(rc));
 	} else {
 		resp->outcome = outcome_from_http(resp->status);
 		resp->error[0] = '\0';

@@ -62,7 +62,7 @@ typedef void (*http_progress_fn)(void *ctx, uint64_t received, uint64_t sent);
 
 /* Decides whether a redirect to url may be followed: 0 yes; -1 no, with a
  * phrase in why that names at most the host (never a query string). */
-typedef int (*http_redirect_fn)(void *ctx, const char *url, char *why, size_t whylen);
+typedef int (*http_redirect_fn)(const void *ctx, const char *url, char *why, size_t whylen);
 
 struct http_request {
 	const char *what;                 /* for messages: "Zoom's OAuth endpoint" */
@@ -100,7 +100,7 @@ struct http_request {
 	 * answer), each one first put to redirect (NULL: any http(s) URL). */
 	int max_redirects;
 	http_redirect_fn redirect;
-	void *redirect_ctx;
+	const void *redirect_ctx;
 
 	/* Transport. 0 takes the default. */
 	long connect_timeout_ms;          /* default 30 s */

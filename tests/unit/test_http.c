@@ -178,7 +178,7 @@ static void test_capture(void)
 	http_response_free(&resp);
 }
 
-static int redirect_policy(void *ctx, const char *url, char *why, size_t whylen)
+static int redirect_policy(const void *ctx, const char *url, char *why, size_t whylen)
 {
 	(void)ctx;
 	if (strstr(url, "//localhost")) {

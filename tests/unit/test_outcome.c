@@ -65,9 +65,9 @@ static void test_tables(void)
 		is_str(outcome_name(outcome_from_http(http_cases[i].status)),
 		       outcome_name(http_cases[i].want), "HTTP status → outcome");
 	for (size_t i = 0; i < sizeof curl_cases / sizeof curl_cases[0]; i++) {
-		if (!ok(outcome_from_curl(curl_cases[i].code) == curl_cases[i].want,
+		if (!ok(outcome_from_curl((int)curl_cases[i].code) == curl_cases[i].want,
 			"curl %s → %s", curl_cases[i].name, outcome_name(curl_cases[i].want)))
-			printf("#   got: %s\n", outcome_name(outcome_from_curl(curl_cases[i].code)));
+			printf("#   got: %s\n", outcome_name(outcome_from_curl((int)curl_cases[i].code)));
 	}
 }
 

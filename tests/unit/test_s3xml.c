@@ -11,6 +11,7 @@ static void test_text(void)
 	const char *doc = "<R><Key>a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos; &#9;&#x41;"
 			  "</Key><Empty></Empty><Key>second</Key></R>";
 	const char *end = doc + strlen(doc), *next;
+	const char *unclosed = "<Key>open";
 	char out[64], small[4];
 
 	next = s3xml_text(doc, end, "Key", out, sizeof out);
@@ -20,7 +21,8 @@ static void test_text(void)
 	ok(s3xml_text(doc, end, "Empty", out, sizeof out) && out[0] == '\0', "an empty element");
 	ok(!s3xml_text(doc, end, "Missing", out, sizeof out), "an absent element");
 	ok(!s3xml_text(doc, end, "Key", small, sizeof small), "a value too long for out");
-	ok(!s3xml_text("<Key>open", "<Key>open" + 9, "Key", out, sizeof out), "an unclosed element");
+	ok(!s3xml_text(unclosed, unclosed + strlen(unclosed), "Key", out, sizeof out),
+	   "an unclosed element");
 }
 
 static void test_error(void)

@@ -359,6 +359,7 @@ struct s3_client *s3_client_new(const struct config *cfg, struct awscreds *creds
 				stop_flag_t *stop, char *err, size_t errlen)
 {
 	struct s3_client *c = calloc(1, sizeof *c);
+	const char *ca_bundle = getenv("AWS_CA_BUNDLE");
 
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
@@ -374,8 +375,7 @@ struct s3_client *s3_client_new(const struct config *cfg, struct awscreds *creds
 	}
 	if (setup_addressing(c, err, errlen) < 0)
 		goto fail;
-	if (getenv("AWS_CA_BUNDLE") && getenv("AWS_CA_BUNDLE")[0] &&
-	    !(c->ca_bundle = strdup(getenv("AWS_CA_BUNDLE")))) {
+	if (ca_bundle && ca_bundle[0] && !(c->ca_bundle = strdup(ca_bundle))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

@@ -841,8 +841,11 @@ static enum outcome perform(struct s3_client *c, const struct s3_req *req,
 			return o;
 		if (again == S3_AGAIN_CLOCK && correct_clock(resp) < 0)
 			return o; /* no Date to correct it with: the operator's to fix */
-		if (again == S3_AGAIN_BACKOFF)
-			wait_ms = s3_backoff_ms(try - 1, (double)rand_r(&c->rand_state) / RAND_MAX);
+		if (again == S3_AGAIN_BACKOFF) {
+			int draw = rand_r(&c->rand_state);
+
+			wait_ms = s3_backoff_ms(try - 1, (double)draw / RAND_MAX);
+		}
 		resp_free(resp);
 		if (pause_ms(c, wait_ms) < 0) {
 			memset(resp, 0, sizeof *resp);

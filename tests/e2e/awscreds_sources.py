@@ -13,8 +13,9 @@ does not know, so the stand-ins' tokens travel as a real one would).
   session name, unsigned.
 - credential_process of a profile in ~/.aws/config (AWS_PROFILE).
 - Container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI on loopback with
-  AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE; and _RELATIVE_URI on
-  169.254.170.2:80 where the test may put that address on lo (else SKIP).
+  AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE. _RELATIVE_URI names the fixed
+  link-local http://169.254.170.2, which no test of this project may talk
+  to (tests reach loopback only): test_awscreds checks the URL it makes.
 
 For each temporary source, the refresh: the first credentials (key A) come
 with an Expiration just past the spooler's refresh margin; the stand-in CDN
@@ -271,47 +272,6 @@ def case_container(tap, rig, keys, secrets):
         srv.stop()
 
 
-def case_relative_uri(tap, rig, keys, secrets):
-    """_RELATIVE_URI: the SDKs' fixed http://169.254.170.2; the test puts
-    that address on lo for the time of one run, when it may."""
-    label = "container, RELATIVE_URI"
-    have = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True,
-                          text=True)
-    if "169.254.170.2/" in have.stdout:
-        return tap.skip(label, "169.254.170.2 is already on lo (someone else's)")
-    add = subprocess.run(["ip", "addr", "add", "169.254.170.2/32", "dev", "lo"],
-                         capture_output=True, text=True)
-    if add.returncode != 0:
-        if os.environ.get("ZOOM2S3_REQUIRE_ALL") == "1":
-            return tap.ok(False, label, add.stderr)
-        return tap.skip(label, "cannot add 169.254.170.2 to lo: " + add.stderr.strip())
-    try:
-        key = keys.make()
-        secrets.add(key[1])
-        issue = lambda n: {"AccessKeyId": key[0], "SecretAccessKey": key[1],  # noqa: E731
-                           "SessionToken": "ecs-session-token", "Expiration": time.time() +
-                           3600}
-        try:
-            srv = awsstandins.ContainerCreds(issue, path="/v2/credentials/task-1", token=None,
-                                             host="169.254.170.2", port=80)
-        except OSError as e:
-            return tap.skip(label, "cannot listen on 169.254.170.2:80: %s" % e)
-        try:
-            no_keys_config(rig)
-            rig.enqueue(rig.job_for(rig.add_file("rel1", 7000, meeting_uuid=UUID)))
-            r = rig.run("--once", env={"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI":
-                                       "/v2/credentials/task-1"})
-            tap.eq(r.rc, 0, "%s: exit status 0" % label) or tap.diag(r.tail())
-            tap.eq(rig.where("rel1"), ["done"], "%s: uploaded with the task's key" % label)
-            tap.eq([c["path"] for c in srv.calls], ["/v2/credentials/task-1"],
-                   "%s: one GET of http://169.254.170.2/v2/credentials/task-1" % label)
-        finally:
-            srv.stop()
-    finally:
-        subprocess.run(["ip", "addr", "del", "169.254.170.2/32", "dev", "lo"],
-                       capture_output=True)
-
-
 def case_env_region_endpoint(tap, rig, keys, secrets):
     """No s3_endpoint / s3_region / keys in the file: the SDKs' variables."""
     sts = awsstandins.StandInSTS(lambda n: {})
@@ -389,7 +349,6 @@ def body(tap, rig):
         case_web_identity(tap, rig, keys, secrets)
         case_process(tap, rig, keys, secrets)
         case_container(tap, rig, keys, secrets)
-        case_relative_uri(tap, rig, keys, secrets)
         case_env_region_endpoint(tap, rig, keys, secrets)
         check_secrets(tap, rig, secrets)
     finally:

@@ -903,6 +903,15 @@ int main(void)
 		return 1;
 	setenv("ZOOM2S3_LOG", "stderr", 1);
 	log_init("test_config", LOG_DEST_AUTO, false);
+	/* The spooler's file takes a region from ~/.aws/config when it sets
+	 * none: the tester's own must not change the defaults checked here. */
+	{
+		char none[sizeof tmpdir + 16];
+
+		snprintf(none, sizeof none, "%s/no-aws-file", tmpdir);
+		setenv("AWS_CONFIG_FILE", none, 1);
+		setenv("AWS_SHARED_CREDENTIALS_FILE", none, 1);
+	}
 
 	memset(&zero, 0, sizeof zero);
 	config_free(&zero);

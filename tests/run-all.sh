@@ -43,7 +43,7 @@ RGW_LINGER=-1 bash tests/rig/rgw.sh start "$rgwdir" || status=1
 
 step "gcc + ASan/UBSan: make check"
 rm -rf build/asan && mkdir -p build/asan
-(cd build/asan && "$top/configure" -q CC=gcc --enable-sanitizers &&
+(cd build/asan && "$top/configure" -q CC=gcc --enable-sanitizers --enable-werror &&
 	make -j"$jobs" >/dev/null && make -j"$jobs" check) || status=1
 [ $status -eq 0 ] || cat build/asan/test-suite.log 2>/dev/null | tail -200
 
@@ -55,7 +55,7 @@ sh tests/debian_package.sh || status=1
 
 step "clang -Werror: unit tests"
 rm -rf build/clang && mkdir -p build/clang
-(cd build/clang && "$top/configure" -q CC=clang &&
+(cd build/clang && "$top/configure" -q CC=clang --enable-werror &&
 	make -j"$jobs" >/dev/null && ZOOM2S3_SKIP_E2E=1 ZOOM2S3_REQUIRE_ALL= make -j"$jobs" check) || status=1
 
 step "make distcheck"
@@ -65,7 +65,7 @@ rm -rf build/dist && mkdir -p build/dist
 if [ -f tests/fuzz/run.sh ]; then
 	step "libFuzzer targets, ${FUZZ_SECONDS:-20} s each"
 	rm -rf build/fuzz && mkdir -p build/fuzz
-	(cd build/fuzz && "$top/configure" -q CC=clang --enable-fuzzers &&
+	(cd build/fuzz && "$top/configure" -q CC=clang --enable-fuzzers --enable-werror &&
 		make -j"$jobs" fuzzers >/dev/null && top_srcdir="$top" sh "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-20}") || status=1
 fi
 

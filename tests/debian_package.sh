@@ -63,8 +63,8 @@ mkdir "$work/zoom2s3"
 	dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1
 ok $? "dpkg-buildpackage -us -uc -b (as the README types it: unit tests included) builds" \
 	"$(tail -n 40 "$work/build.log")"
-grep -q '^PASS: tests/unit/test_spool' "$work/build.log"
-ok $? "the package build ran the unit tests" "$(grep -E '^(PASS|FAIL|SKIP|ERROR|# )' "$work/build.log" | tail -n 30)"
+grep -aq '^PASS: tests/unit/test_spool' "$work/build.log"
+ok $? "the package build ran the unit tests" "$(grep -aE '^(PASS|FAIL|SKIP|ERROR|# )' "$work/build.log" | tail -n 30)"
 deb=$(ls "$work"/zoom2s3_*.deb 2>/dev/null | head -n 1)
 [ -n "$deb" ] || finish
 

@@ -39,7 +39,6 @@ import spoolrig  # noqa: E402
 from spoolrig import PART, MIB, check_done, wait_for  # noqa: E402
 
 
-
 def key_of(rig, fid):
     return "rec/%s/%s.mp4" % (rig.name, fid)
 

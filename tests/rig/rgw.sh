@@ -290,7 +290,12 @@ start_reaper() {
 	local linger=${RGW_LINGER:-60}
 	[ "$linger" -ge 0 ] || return 0
 	pid_of reaper >/dev/null && return 0
-	bg reaper bash "$SELF" _reap "$D"
+	# the daemons to watch, noted now: DIR may be gone before the watcher runs
+	local n p watched=""
+	for n in mon osd rgw; do
+		p=$(pid_of $n) && watched="$watched $p:$(starttime "$p")"
+	done
+	bg reaper bash "$SELF" _reap "$D" "$watched"
 }
 
 cmd_start() {
@@ -323,10 +328,8 @@ reap_orphans() {
 }
 
 cmd_reap() {
-	local linger=${RGW_LINGER:-60} idle_since="" watched="" n p
-	for n in mon osd rgw; do
-		p=$(pid_of $n) && watched="$watched $p:$(starttime "$p")"
-	done
+	local linger=${RGW_LINGER:-60} idle_since="" watched=${1:-}
+	say "watching (pid:start time):$watched"
 	while sleep 2; do
 		[ -f "$D/ready" ] || reap_orphans "$watched"
 		[ "$(cat "$D/reaper.pid" 2>/dev/null)" = "$$" ] || reap_orphans "$watched"
@@ -385,6 +388,6 @@ admin)
 	running || die "no RGW running for $D"
 	timeout 300 radosgw-admin -c "$CONF" -n client.admin "$@"
 	;;
-_reap) cmd_reap ;;
+_reap) cmd_reap "$@" ;;
 *) usage ;;
 esac

@@ -168,6 +168,7 @@ print(status)
 PY
 }
 pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+is_prog() { [ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; } # pid name
 port80_free() { ! ss -ltn 2>/dev/null | awk '{print $4}' | grep -qE '(^|:)80$'; }
 
 # Apache + mod_fcgid: a2enconf zoom2s3
@@ -176,6 +177,7 @@ if [ ! -x /usr/sbin/apache2 ] || [ ! -f /etc/apache2/mods-available/fcgid.load ]
 	n=$((n + 1))
 else
 	apid=$(cat /run/apache2/apache2.pid 2>/dev/null)
+	is_prog "$apid" apache2 || apid=""
 	started=no
 	fcgid_was=$([ -e /etc/apache2/mods-enabled/fcgid.load ] && echo on || echo off)
 	out=$( { a2enmod -q fcgid && a2enconf -q zoom2s3; } 2>&1)
@@ -197,7 +199,11 @@ else
 	[ "$fcgid_was" = on ] || a2dismod -q fcgid >/dev/null 2>&1
 	if [ $started = yes ]; then
 		apache2ctl stop >/dev/null 2>&1
-		for _ in $(seq 100); do pid_alive "$(cat /run/apache2/apache2.pid 2>/dev/null)" || break; sleep 0.1; done
+		# until its last process let go of port 80 (a bound, not a timing)
+		for _ in $(seq 300); do
+			! pid_alive "$(cat /run/apache2/apache2.pid 2>/dev/null)" && port80_free && break
+			sleep 0.1
+		done
 	elif pid_alive "$apid"; then
 		apache2ctl graceful >/dev/null 2>&1
 	fi
@@ -210,15 +216,20 @@ if ! command -v lighttpd >/dev/null 2>&1 || ! command -v lighty-enable-mod >/dev
 	n=$((n + 1))
 else
 	lpid=$(cat /run/lighttpd.pid 2>/dev/null)
+	is_prog "$lpid" lighttpd || lpid=""
 	started=no
 	out=$(lighty-enable-mod zoom2s3 2>&1)
 	[ -L /etc/lighttpd/conf-enabled/50-zoom2s3.conf ]
 	ok $? "lighty-enable-mod zoom2s3" "$out"
-	if pid_alive "$lpid"; then
+	if [ -n "$lpid" ]; then
 		out=$(kill -USR1 "$lpid" 2>&1)  # lighttpd's graceful restart
 	elif port80_free; then
-		out=$(lighttpd -tt -f /etc/lighttpd/lighttpd.conf 2>&1 && lighttpd -f /etc/lighttpd/lighttpd.conf 2>&1) &&
+		# in the foreground, in the background: its PID is ours to stop
+		out=$(lighttpd -tt -f /etc/lighttpd/lighttpd.conf 2>&1) && {
+			lighttpd -D -f /etc/lighttpd/lighttpd.conf >"$work/lighttpd.out" 2>&1 &
+			lpid=$!
 			started=yes
+		}
 	else
 		out="port 80 is taken by another server"
 	fi
@@ -226,14 +237,16 @@ else
 	st=$(post_event deb-lighttpd-1)
 	[ "$st" = 200 ] && [ -f /var/spool/zoom2s3/new/deb-lighttpd-1.json ]
 	ok $? "lighttpd: a signed event is answered 200, its job is in the spool's new/" \
-		"status $st; $(tail -n 20 /var/log/lighttpd/error.log 2>&1)"
+		"status $st; lighttpd $lpid $(pid_alive "$lpid" && echo runs || echo "is gone")
+$(cat "$work/lighttpd.out" 2>/dev/null)
+$(tail -n 20 /var/log/lighttpd/error.log 2>&1)
+$(ss -ltnp 2>&1 | grep -E ':80 ')"
 	out=$(lighty-disable-mod zoom2s3 2>&1)
 	[ ! -e /etc/lighttpd/conf-enabled/50-zoom2s3.conf ]
 	ok $? "lighty-disable-mod zoom2s3" "$out"
 	if [ $started = yes ]; then
-		lpid=$(cat /run/lighttpd.pid 2>/dev/null)
-		pid_alive "$lpid" && kill "$lpid"
-		for _ in $(seq 100); do pid_alive "$lpid" || break; sleep 0.1; done
+		kill "$lpid" 2>/dev/null
+		wait "$lpid" 2>/dev/null
 	fi
 	rm -f /var/spool/zoom2s3/new/deb-lighttpd-1.json
 fi

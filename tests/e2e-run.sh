@@ -18,4 +18,5 @@ if [ "${ZOOM2S3_SKIP_E2E:-}" = 1 ]; then
 	echo "1..0 # SKIP ZOOM2S3_SKIP_E2E=1"
 	exit 0
 fi
-exec "$@"
+# stderr joins the TAP stream, so a traceback lands in the test's .log
+exec "$@" 2>&1

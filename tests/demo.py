@@ -301,6 +301,7 @@ def demo(d, args, state):
     d.step("Writing the two config files of a deployment")
     ws = state["ws"]
     rconf, sconf, rtext, stext = configs(ws, s3env, web_gid)
+    state["sconf"] = sconf
     os.unlink(os.path.join(ws.etc, "zoom2s3.conf"))  # the rig's default one
     ws.config = rconf
     show_config(d, rconf, rtext, [SECRET])
@@ -530,9 +531,26 @@ def main():
     print("\ndemo: PASSED: the recordings went from the webhook through the spool into "
           "s3://%s/, byte-exact." % BUCKET, flush=True)
     if args.keep:
-        print("demo: the RGW still runs; stop it with: bash tests/rig/rgw.sh stop %s"
-              % os.path.join(args.builddir, "rgw"))
+        print_kept(args, state)
     return 0
+
+
+def print_kept(args, state):
+    """What an operator can do with the kept spool, with real paths."""
+    ctl = os.path.abspath(os.path.join(args.builddir, "src", "zoom2s3ctl"))
+    conf = state.get("sconf")
+    done = sorted(os.listdir(os.path.join(state["ws"].spool, "done"))) if state.get("ws") else []
+    print("\ndemo: the spool and the RGW are kept. Look at them with zoom2s3ctl:")
+    if os.access(ctl, os.X_OK) and conf:
+        print("    %s -c %s status" % (ctl, conf))
+        print("    %s -c %s list" % (ctl, conf))
+        if done:
+            print("    %s -c %s show %s" % (ctl, conf, done[0]))
+    else:
+        print("    (zoom2s3ctl is not built: %s)" % ctl)
+    print("demo: the RGW still runs; stop it with:")
+    print("    bash %s stop %s" % (os.path.join(RIG, "rgw.sh"),
+                                   os.path.abspath(os.path.join(args.builddir, "rgw"))))
 
 
 if __name__ == "__main__":

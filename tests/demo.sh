@@ -9,7 +9,9 @@
 # the bucket, a stand-in Zoom, lighttpd running zoom2s3.fcgi as www-data, a
 # signed recording.completed webhook (sent twice), and zoom2s3-spooler
 # --once, which streams the recordings into the bucket. --keep leaves the
-# RGW and the demo's files (build/demo/run) in place afterwards.
+# RGW and the demo's files in place afterwards, and ends by printing the
+# zoom2s3ctl commands (status, list, show) for the kept spool and the
+# command that stops the RGW, with their real paths.
 # Exits 0 only when every step did what it should.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +36,7 @@ say "Building zoom2s3 in build/demo"
 mkdir -p build/demo
 log="$top/build/demo/build.log"
 if ! (cd build/demo && { [ -f Makefile ] || "$top/configure" -q; } &&
-	make -j2 src/zoom2s3.fcgi src/zoom2s3-spooler) >"$log" 2>&1; then
+	make -j2 src/zoom2s3.fcgi src/zoom2s3-spooler src/zoom2s3ctl) >"$log" 2>&1; then
 	tail -n 40 "$log" >&2
 	echo "demo.sh: the build failed (whole log: $log)" >&2
 	exit 1

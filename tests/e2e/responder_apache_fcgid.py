@@ -3,7 +3,8 @@
 as it is, in a VirtualHost), running as www-data: every row of the contract's
 answer table, every redelivery case, a 200 KiB body (over mod_fcgid's default
 FcgidMaxRequestLen, which the snippet raises), 50 events at once, a config
-edited while the server runs, and a config error."""
+edited while the server runs, and a config error; and a spool made by hand
+(no .lock: the responder creates it; without cur/: 503)."""
 import os
 import sys
 
@@ -12,4 +13,11 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import webrig  # noqa: E402
 
-webrig.run_test(lambda tap: webrig.run_server_suite(tap, "apache-fcgid"), webrig.TOOLS["apache-fcgid"])
+
+
+def main(tap):
+    webrig.run_server_suite(tap, "apache-fcgid")
+    webrig.run_hand_made_spool(tap, "apache-fcgid")
+
+
+webrig.run_test(main, webrig.TOOLS["apache-fcgid"])

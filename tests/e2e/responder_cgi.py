@@ -4,7 +4,8 @@ stdin and serves the one request in its environment and stdin), under real
 Apache 2.4 with mod_cgid (cgi-bin/apache-cgi.conf) and real lighttpd with
 mod_cgi (cgi-bin/lighttpd-cgi.conf), running as www-data: every row of the
 contract's answer table, every redelivery case, a 200 KiB body, 50 events at
-once, a config edited between requests, and a config error."""
+once, a config edited between requests, and a config error; and, under both,
+a spool made by hand (no .lock: the responder creates it; without cur/: 503)."""
 import os
 import sys
 
@@ -17,6 +18,8 @@ import webrig  # noqa: E402
 def main(tap):
     webrig.run_server_suite(tap, "apache-cgi")
     webrig.run_server_suite(tap, "lighttpd-cgi")
+    webrig.run_hand_made_spool(tap, "apache-cgi")
+    webrig.run_hand_made_spool(tap, "lighttpd-cgi")
 
 
 webrig.run_test(main, webrig.TOOLS["apache-cgi"] + webrig.TOOLS["lighttpd-cgi"])

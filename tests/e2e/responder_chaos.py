@@ -22,6 +22,7 @@ import json
 import os
 import queue
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -299,6 +300,11 @@ def round_(tap, rng, label, use_mount):
                          % label)
             webrig.make_spool(ws.spool)
         shim_dir = ws.sub("shim", 0o755)
+        # www-data's responder loads the shim: a copy in the workspace, since
+        # the build tree may sit under a directory it cannot enter (0700)
+        shim = os.path.join(shim_dir, "spoolfault.so")
+        shutil.copy(SHIM, shim)
+        os.chmod(shim, 0o755)
         with open(os.path.join(shim_dir, "control"), "w") as f:
             f.write("ok\n")
         held = os.path.join(shim_dir, "control.held")
@@ -306,7 +312,7 @@ def round_(tap, rng, label, use_mount):
             pass
         os.chmod(held, 0o666)   # the responder (www-data) writes its pid here
         asan = os.environ.get("ASAN_OPTIONS", "")
-        env = {"LD_PRELOAD": SHIM, "ZOOM2S3_SHIM_DIR": os.path.realpath(ws.spool),
+        env = {"LD_PRELOAD": shim, "ZOOM2S3_SHIM_DIR": os.path.realpath(ws.spool),
                "ZOOM2S3_SHIM_CONTROL": os.path.join(shim_dir, "control"),
                "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
         srv = ShimLighttpd(ws, env)

@@ -2,7 +2,8 @@
 """zoom2s3.fcgi under real lighttpd (fastcgi.server with bin-path, the snippet
 cgi-bin/lighttpd-zoom2s3.conf as it is), running as www-data: every row of the
 contract's answer table, every redelivery case, a 200 KiB body, 50 events at
-once, a config edited while the server runs, and a config error."""
+once, a config edited while the server runs, and a config error; and a spool
+made by hand (no .lock: the responder creates it; without cur/: 503)."""
 import os
 import sys
 
@@ -11,4 +12,11 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import webrig  # noqa: E402
 
-webrig.run_test(lambda tap: webrig.run_server_suite(tap, "lighttpd"), webrig.TOOLS["lighttpd"])
+
+
+def main(tap):
+    webrig.run_server_suite(tap, "lighttpd")
+    webrig.run_hand_made_spool(tap, "lighttpd")
+
+
+webrig.run_test(main, webrig.TOOLS["lighttpd"])

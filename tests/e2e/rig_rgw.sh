@@ -2,7 +2,8 @@
 # TAP: the Ceph RGW rig (tests/rig/rgw.sh) and the S3 test client
 # (tests/rig/s3util.py) work: two parallel cold starts make one cluster, a
 # third start is a no-op, buckets, byte-exact put/get, multipart, a wrong
-# secret is refused, stop; then the watcher stops a cluster whose holder died.
+# secret is refused, stop; then the watcher stops a cluster whose holder died,
+# and one whose directory was removed under it.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 PYTHON3=${PYTHON3:-python3}
 RIG="$top_srcdir/tests/rig"
@@ -181,5 +182,23 @@ any_alive && alive=1
 [ $alive = 0 ] && ! $RGW status "$D" >/dev/null 2>&1
 ok $? "once the holder is gone the cluster stops by itself"
 [ $alive = 0 ] || diag <"$D/log/reaper.out"
+
+# --- the watcher stops a cluster whose directory is removed under it --------
+# (a test's scratch directory deleted, a build tree cleaned: no pid file is
+# left to find the daemons by, so the watcher kills those it noted)
+RGW_LINGER=600 $RGW start "$D" >"$TMP/start5.out" 2>&1
+ok $? "start again, with a watcher (RGW_LINGER=600)"
+running="$(pids) $(cat "$D/reaper.pid" 2>/dev/null)"
+rm -rf "$D" "$D.lock"
+i=0
+while [ $i -lt 120 ] && any_alive; do
+	sleep 0.5
+	i=$((i + 1))
+done
+! any_alive
+ok $? "its directory removed, the watcher stops the daemons and itself"
+for p in $running; do
+	kill -0 "$p" 2>/dev/null && ps -o pid=,args= -p "$p" | diag && kill -9 "$p"
+done
 
 tap_finish

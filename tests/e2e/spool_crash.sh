@@ -1,7 +1,8 @@
 #!/bin/sh
 # Crashes: two processes enqueue, claim, rewrite and move jobs with pauses
-# in between, and each is killed with SIGKILL at a random moment, holding
-# claims, mid-write or mid-move. Then a new run must find every job that
+# in between, and each SIGKILLs itself at a kill point this test picks from
+# the seed (the Nth flock or pause while it holds a claim: mid-move,
+# mid-rewrite), never after a timer. Then a new run must find every job that
 # was acknowledged, adopt every job left in cur/ (nobody holds its lock any
 # more), and drain the spool: each job ends in exactly one file, nothing
 # lost, nothing twice, and the orphaned temporary files are cleaned.
@@ -18,8 +19,8 @@ TOP=$(mktemp -d "${TMPDIR:-/tmp}/spool_crash.XXXXXX") || exit 1
 trap 'rm -rf "$TOP"' EXIT
 
 echo "1..$((2 * ROUNDS + 1))"
-# a random delay in seconds, from a seed (the shell has no $RANDOM in POSIX)
-delay() { awk -v s="$1" -v lo="$2" -v span="$3" 'BEGIN { srand(s); printf "%.3f", lo + rand() * span }'; }
+# a kill point in lo..lo+span, from a seed (the shell has no $RANDOM in POSIX)
+point() { awk -v s="$1" -v lo="$2" -v span="$3" 'BEGIN { srand(s); printf "%d", lo + rand() * span }'; }
 
 seed=$(date +%s)
 echo "# seed $seed"
@@ -29,12 +30,12 @@ while [ $r -le $ROUNDS ]; do
 	W="$TOP/round$r"
 	mkdir -p "$W/marks"
 	"$STRESS" enqueue "$W" 0 0 0 || echo "# cannot create the spool"
-	"$STRESS" chaos "$W" $NJOBS $((seed + r)) 2>>"$W/errors" & p1=$!
-	"$STRESS" chaos "$W" $NJOBS $((seed + 100 + r)) 2>>"$W/errors" & p2=$!
-	sleep "$(delay $((seed + r)) 0.05 0.6)"
-	kill -KILL $p1
-	sleep "$(delay $((seed + 200 + r)) 0 0.1)"
-	kill -KILL $p2
+	# close together, so that neither adopts what the other left in cur/
+	k1=$(point $((seed + r)) 1 60)
+	k2=$((k1 + $(point $((seed + 200 + r)) 0 4)))
+	echo "# round $r: the two processes die at kill points $k1 and $k2"
+	"$STRESS" chaos "$W" $NJOBS $((seed + r)) "$k1" 2>>"$W/errors" & p1=$!
+	"$STRESS" chaos "$W" $NJOBS $((seed + 100 + r)) "$k2" 2>>"$W/errors" & p2=$!
 	wait $p1 $p2 2>/dev/null
 
 	out=$("$STRESS" recover "$W" $NJOBS 2>>"$W/recover.err")

@@ -10,6 +10,7 @@ about in the log."""
 import grp
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import time
@@ -32,9 +33,23 @@ def share_spool(rig, gid):
     os.chmod(os.path.join(rig.spool, ".lock"), 0o660)
 
 
+def spooler_copy(rig):
+    """The built spooler copied into the rig's scratch directory (0755):
+    www-data cannot reach the build tree when the clone sits under a 0700
+    directory (a home directory, mktemp -d)."""
+    bindir = os.path.join(rig.root, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    os.chmod(bindir, 0o755)
+    copy = os.path.join(bindir, "zoom2s3-spooler")
+    shutil.copy(spoolrig.SPOOLER, copy)
+    os.chmod(copy, 0o755)
+    return copy
+
+
 def run_as(rig, uid, gid, args, mode=0o640):
     os.chown(rig.config_path, 0, gid)
     os.chmod(rig.config_path, mode)
+    argv = [spooler_copy(rig)] + rig.argv(("-v",) + tuple(args))[1:]
 
     def drop():
         os.setgroups([gid])
@@ -42,7 +57,7 @@ def run_as(rig, uid, gid, args, mode=0o640):
         os.setuid(uid)
 
     t0 = time.monotonic()
-    p = subprocess.run(rig.argv(("-v",) + tuple(args)), env=rig.env(), preexec_fn=drop,
+    p = subprocess.run(argv, env=rig.env(), preexec_fn=drop,
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=180)
     r = spoolrig.Run(p.returncode, p.stdout.decode(errors="replace"), time.monotonic() - t0)

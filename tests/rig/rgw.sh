@@ -290,7 +290,12 @@ start_reaper() {
 	local linger=${RGW_LINGER:-60}
 	[ "$linger" -ge 0 ] || return 0
 	pid_of reaper >/dev/null && return 0
-	bg reaper bash "$SELF" _reap "$D"
+	# the daemons to watch, noted now: DIR may be gone before the watcher runs
+	local n p watched=""
+	for n in mon osd rgw; do
+		p=$(pid_of $n) && watched="$watched $p:$(starttime "$p")"
+	done
+	bg reaper bash "$SELF" _reap "$D" "$watched"
 }
 
 cmd_start() {
@@ -310,11 +315,24 @@ cmd_start() {
 }
 
 # The watcher: stop the cluster once no holder has lived for RGW_LINGER s.
+# It remembers the daemons it watches (PID and start time): when DIR is
+# removed under it (a test's scratch directory deleted, a build tree
+# cleaned), the pid files are gone too, and only these still name them.
+reap_orphans() {
+	local e p
+	for e in $1; do
+		p=${e%%:*}
+		[ "$(starttime "$p" 2>/dev/null)" = "${e#*:}" ] && kill -9 "$p" 2>/dev/null
+	done
+	exit 0
+}
+
 cmd_reap() {
-	local linger=${RGW_LINGER:-60} idle_since=""
+	local linger=${RGW_LINGER:-60} idle_since="" watched=${1:-}
+	say "watching (pid:start time):$watched"
 	while sleep 2; do
-		[ -f "$D/ready" ] || exit 0
-		[ "$(cat "$D/reaper.pid" 2>/dev/null)" = "$$" ] || exit 0
+		[ -f "$D/ready" ] || reap_orphans "$watched"
+		[ "$(cat "$D/reaper.pid" 2>/dev/null)" = "$$" ] || reap_orphans "$watched"
 		if holders_alive; then
 			idle_since=""
 			continue
@@ -370,6 +388,6 @@ admin)
 	running || die "no RGW running for $D"
 	timeout 300 radosgw-admin -c "$CONF" -n client.admin "$@"
 	;;
-_reap) cmd_reap ;;
+_reap) cmd_reap "$@" ;;
 *) usage ;;
 esac

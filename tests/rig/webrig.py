@@ -31,6 +31,7 @@ import shlex
 import shutil
 import signal
 import socket
+from stat import S_ISREG
 import subprocess
 import sys
 import tempfile
@@ -247,12 +248,27 @@ def make_spool(path):
     os.chmod(lock, 0o660)
 
 
-class Workspace:
-    """A temp dir: cgi-bin/ (a copy of the responder), etc/, spool/, logs/, run/."""
+def make_spool_by_hand(path, missing=None):
+    """The spool as an operator makes it by hand, maildir style, following
+    the contract: mkdir the five directories, chgrp them to the web server's
+    group, chmod 2770; no .lock (each program creates it). missing: one of
+    the five left out (a typo, a forgotten mkdir)."""
+    dirs = [path] + [os.path.join(path, st) for st in SPOOL_STATES if st != missing]
+    q = " ".join(shlex.quote(d) for d in dirs)
+    cmd = "mkdir -p %s && chgrp %s %s && chmod 2770 %s" % (q, WEB_USER, q, q)
+    subprocess.run(["sh", "-c", cmd], check=True)
 
-    def __init__(self, secret="Zm9vYmFyLXNlY3JldC10b2tlbi0xMjM0", config_extra=""):
+
+class Workspace:
+    """A temp dir: cgi-bin/ (a copy of the responder), etc/, spool/, logs/, run/.
+    by_hand: the spool made as an operator would (make_spool_by_hand), with
+    `missing` (a state directory) left out."""
+
+    def __init__(self, secret="Zm9vYmFyLXNlY3JldC10b2tlbi0xMjM0", config_extra="",
+                 by_hand=False, missing=None):
         self.root = tempfile.mkdtemp(prefix="zoom2s3-rig-")
         self.mounts = []
+        self.by_hand, self.missing = by_hand, missing
         try:
             self.populate(secret, config_extra)
         except BaseException:
@@ -273,7 +289,10 @@ class Workspace:
         self.config = os.path.join(self.etc, "zoom2s3.conf")
         shutil.copy(responder_binary(), os.path.join(self.cgibin, "zoom2s3.fcgi"))
         os.chmod(os.path.join(self.cgibin, "zoom2s3.fcgi"), 0o755)
-        make_spool(self.spool)
+        if self.by_hand:
+            make_spool_by_hand(self.spool, self.missing)
+        else:
+            make_spool(self.spool)
         self.write_config(self.base_config() + config_extra)
 
     def sub(self, name, mode, uid=0, gid=0):
@@ -1316,6 +1335,62 @@ ANSWER_TABLE = [case_methods, case_body_too_large, case_bad_bodies, case_signatu
                 case_url_validation, case_recording_completed, case_transcript, case_ignored,
                 case_redelivery, case_chunked, case_big_body, case_concurrent, case_config_reload,
                 case_config_error]
+
+
+def run_hand_made_spool(tap, kind):
+    """A spool made by hand as the contract allows (the five directories,
+    the web server's group, 2770, no .lock): the responder, as www-data,
+    creates .lock 0660 and spools the event; with one of the five
+    directories missing it answers 503 and its log names that directory."""
+    label = "%s, spool made by hand" % kind
+    uid, gid = web_ids()
+    ws = Workspace(by_hand=True)
+    try:
+        lock = os.path.join(ws.spool, ".lock")
+        tap.ok(not os.path.lexists(lock), "%s: no .lock before the first request" % label)
+        with SERVERS[kind](ws) as srv:
+            fid = "hand-made-%s" % kind
+            a = srv.post_signed(recording_event("hand/%s==" % kind, [rec_file(fid)]))
+            tap.eq(a.status, 200, "%s: a signed recording.completed is answered 200" % label) \
+                or srv.print_logs()
+            tap.eq(ws.state("new"), [job_name(fid)], "%s: its job is in new/" % label)
+            try:
+                st = os.lstat(lock)
+                got = (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid, S_ISREG(st.st_mode))
+            except OSError as e:
+                got = str(e)
+            tap.eq(got, (oct(0o660), uid, gid, True),
+                   "%s: the responder created .lock, a file 0660 of %s:%s (the spool's group)"
+                   % (label, WEB_USER, WEB_USER))
+            case_no_secret(tap, srv)
+    except Exception:
+        tap.ok(False, "%s: ran" % label, traceback.format_exc())
+    finally:
+        ws.cleanup()
+    label = "%s, spool made by hand without cur/" % kind
+    ws = Workspace(by_hand=True, missing="cur")
+    try:
+        with SERVERS[kind](ws) as srv:
+            a = srv.post_signed(recording_event("nocur/%s==" % kind,
+                                                [rec_file("no-cur-%s" % kind)]))
+            tap.eq(a.status, 503, "%s: answered 503" % label) or srv.print_logs()
+            tap.eq(ws.state("new"), [], "%s: nothing spooled" % label)
+            missing = os.path.join(ws.spool, "cur")
+            # a CGI's stderr reaches the server's log on its own time, maybe
+            # after the answer: read until it is there (a bound, not a timing)
+            deadline = time.monotonic() + REQUEST_TIMEOUT
+            while True:
+                lines = [ln for ln in srv.log_text().splitlines() if missing in ln]
+                if lines or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            tap.ok(lines, "%s: the log names the missing directory %s" % (label, missing),
+                   srv.log_text()[-3000:])
+            tap.ok(not os.path.exists(missing), "%s: the responder did not create it" % label)
+    except Exception:
+        tap.ok(False, "%s: ran" % label, traceback.format_exc())
+    finally:
+        ws.cleanup()
 
 
 def run_server_suite(tap, kind, cases=ANSWER_TABLE):

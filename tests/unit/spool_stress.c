@@ -4,8 +4,11 @@
  *   spool_stress enqueue W NJOBS SEED ROUNDS  redeliver overlapping events
  *   spool_stress work W SEED                  claim/adopt, update, move, abandon
  *                                             until W/stop exists and nothing is left
- *   spool_stress chaos W NJOBS SEED           enqueue and work with pauses, forever
- *                                             (the crash test kills it)
+ *   spool_stress chaos W NJOBS SEED KILL_AT   enqueue and work with pauses until
+ *                                             its KILL_AT-th kill point (each flock()
+ *                                             and pause while it holds a claim), where
+ *                                             it SIGKILLs itself: the crash test
+ *                                             picks the point, no timer does
  *   spool_stress recover W NJOBS              after a crash: adopt cur/, drain new/
  *   spool_stress check W NJOBS MODE           every job once; no double claim;
  *                                             MODE: running, drained, after-crash
@@ -20,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +50,21 @@
  * process holds, often enough to be seen. */
 static bool flock_pauses;
 static unsigned long long flock_rnd = 88172645463325252ULL;
+static unsigned long kill_at;     /* chaos: the kill point that SIGKILLs us (0: none) */
+static unsigned long kill_points; /* kill points passed so far */
+static bool holding;              /* a claim is held: a kill leaves it in cur/ */
+
+/* A crash at a point the test chose, with a claim held: in the middle of a
+ * move or a rewrite (just before one of its flocks), or between them. */
+static void kill_point(void)
+{
+	if (kill_at && holding && ++kill_points == kill_at)
+		raise(SIGKILL);
+}
 
 int flock(int fd, int op)
 {
+	kill_point();
 	if (flock_pauses) {
 		flock_rnd ^= flock_rnd << 13;
 		flock_rnd ^= flock_rnd >> 7;
@@ -80,6 +96,7 @@ static void pause_a_little(struct ctx *x, unsigned max_us)
 {
 	unsigned us = next_random(x, max_us + 1);
 
+	kill_point();
 	if (us)
 		usleep(us);
 }
@@ -223,7 +240,18 @@ static void unmark(struct ctx *x, const char *name, bool marks)
 
 /* What a transfer would do with a job: sometimes rewrite it first, then
  * finish it, defer it, fail it or abandon it in cur/ (as a crash would). */
+static void handle_claim(struct ctx *x, struct claim *c, bool adopted, bool marks,
+			 unsigned max_pause);
+
 static void handle(struct ctx *x, struct claim *c, bool adopted, bool marks, unsigned max_pause)
+{
+	holding = true;
+	handle_claim(x, c, adopted, marks, max_pause);
+	holding = false;
+}
+
+static void handle_claim(struct ctx *x, struct claim *c, bool adopted, bool marks,
+			 unsigned max_pause)
 {
 	char err[512], name[SPOOL_NAME_MAX];
 	int64_t claims = 0;
@@ -323,11 +351,13 @@ static int cmd_work(const char *w, unsigned long long seed)
 	return x.errors ? 1 : 0;
 }
 
-static int cmd_chaos(const char *w, unsigned njobs, unsigned long long seed)
+static int cmd_chaos(const char *w, unsigned njobs, unsigned long long seed,
+		     unsigned long kill_point_no)
 {
 	struct ctx x;
 	size_t left;
 
+	kill_at = kill_point_no;
 	if (open_ctx(&x, w, seed, true) != 0)
 		return 2;
 	for (;;) {
@@ -673,8 +703,9 @@ int main(int argc, char **argv)
 				   arg_uint(argv[5]));
 	if (argc >= 4 && strcmp(argv[1], "work") == 0)
 		return cmd_work(argv[2], strtoull(argv[3], NULL, 10));
-	if (argc >= 5 && strcmp(argv[1], "chaos") == 0)
-		return cmd_chaos(argv[2], arg_uint(argv[3]), strtoull(argv[4], NULL, 10));
+	if (argc >= 6 && strcmp(argv[1], "chaos") == 0)
+		return cmd_chaos(argv[2], arg_uint(argv[3]), strtoull(argv[4], NULL, 10),
+				 strtoul(argv[5], NULL, 10));
 	if (argc >= 4 && strcmp(argv[1], "recover") == 0)
 		return cmd_recover(argv[2], arg_uint(argv[3]));
 	if (argc >= 4 && strcmp(argv[1], "check") == 0)

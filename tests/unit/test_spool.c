@@ -298,7 +298,8 @@ static void test_list_clean_private(void)
 	t_write(dir, "new/.hidden.json", "{}");
 	t_write(dir, "new/notes.txt", "x");
 	mkdir(t_path(dir, "new/dir.json"), 0700);
-	symlink("a.json", t_path(dir, "new/link.json"));
+	if (symlink("a.json", t_path(dir, "new/link.json")) != 0)
+		ok(0, "symlink new/link.json: %s", strerror(errno));
 	ok(spool_list(&sp, SPOOL_NEW, &names, &n) == SPOOL_OK && n == 2, "list: only regular .json files");
 	if (n == 2) {
 		is_str(names[0], "a.json", "list sorted 1");
@@ -548,7 +549,8 @@ static void test_claim(void)
 	unlink(t_path(dir, "cur/c-5.json"));
 
 	/* a link+unlink claim cut between link and unlink: new/X and cur/X are one file */
-	link(t_path(dir, "new/c-5.json"), t_path(dir, "cur/c-5.json"));
+	if (link(t_path(dir, "new/c-5.json"), t_path(dir, "cur/c-5.json")) != 0)
+		ok(0, "link new/c-5.json cur/: %s", strerror(errno));
 	is_intf(spool_claim(&sp, "c-5.json", now, &c, err, sizeof err), SPOOL_CLAIMED,
 	       "a cut claim is finished by the next claim");
 	ok(!t_exists(dir, "new/c-5.json") && t_exists(dir, "cur/c-5.json"), "in cur/ only");
@@ -627,7 +629,8 @@ static void test_adopt_update_move(void)
 	ok(c.fd >= 0 && c.job, "a refused move keeps the claim");
 
 	/* a link+unlink move out of cur/ cut between link and unlink */
-	link(t_path(dir, "cur/a-2.json"), t_path(dir, "failed/a-2.json"));
+	if (link(t_path(dir, "cur/a-2.json"), t_path(dir, "failed/a-2.json")) != 0)
+		ok(0, "link cur/a-2.json failed/: %s", strerror(errno));
 	spool_release(&c);
 	is_intf(spool_adopt(&sp, "a-2.json", &c, err, sizeof err), SPOOL_TWIN,
 	       "%s: a job in cur/ and failed/ (one file) is not adopted: twin", PATH_LABEL);

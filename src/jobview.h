@@ -29,6 +29,7 @@ struct jobview_row {
 	int running;             /* cur/ only: 1 a process holds it, 0 abandoned, -1 unknown */
 	char s3_key[1100];
 	char last_error[1024];
+	char claimed_by[300];    /* HOST:PID of the spooler that holds or last held it */
 };
 
 /* The moment a job's age counts from: received_at (or requeued_at, when

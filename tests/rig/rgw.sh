@@ -149,15 +149,21 @@ holders_alive() {
 }
 
 # stop_locked: the cluster's data is thrown away, so KILL at once (TERM
-# costs 6 s: the daemons wait for each other while shutting down).
+# costs 6 s: the daemons wait for each other while shutting down). The MDS
+# and ceph-fuse clients of cephfs.sh go too, and their mounts are detached.
 stop_locked() {
-	local n p pids="" alive
+	local n p m pids="" alive
 	rm -f "$D/ready"
-	for n in reaper rgw osd mon; do
+	for n in fuse-h1 fuse-h2 mds reaper rgw osd mon; do
 		p=$(pid_of $n) && [ "$p" != "$$" ] && pids="$pids $p"
 		rm -f "$D/$n.pid"
 	done
 	rm -rf "$D/holders"
+	# shellcheck disable=SC2086 # a list of PIDs
+	[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+	for m in "$D/h1" "$D/h2"; do
+		! grep -q " $m fuse" /proc/mounts || umount -l "$m" 2>/dev/null || true
+	done
 	[ -n "$pids" ] || return 0
 	# shellcheck disable=SC2086 # a list of PIDs
 	kill -9 $pids 2>/dev/null || true

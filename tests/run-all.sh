@@ -7,7 +7,8 @@
 #  2. a clang build with -Werror runs the unit tests;
 #  3. `make distcheck` (the tarball builds and its unit tests pass);
 #  4. each libFuzzer target runs for a short, bounded time;
-#  and, after step 1, a short soak (every fault at once), then the Debian
+#  and, after step 1, a short soak (every fault at once) and a short soak
+#  across two hosts on CephFS (tests/soak/scaleout_soak.py), then the Debian
 #  package is built, installed, run through the demo and purged
 #  (tests/debian_package.sh); last, the benchmarks run in smoke mode.
 # Set FUZZ_SECONDS to fuzz longer (default 20 per target).
@@ -49,6 +50,9 @@ rm -rf build/asan && mkdir -p build/asan
 
 step "soak test, short: every fault at once (make soak runs the long one)"
 (cd build/asan && make soak-short) || status=1
+
+step "soak test across hosts, short: one spool on CephFS, two hosts, kills and a host's death (make soak-scaleout runs the long one)"
+(cd build/asan && make soak-scaleout-short) || status=1
 
 step "Debian package: build, install, the demo against it, purge"
 sh tests/debian_package.sh || status=1

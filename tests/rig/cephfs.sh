@@ -124,7 +124,8 @@ detach() {
 cmd_mount() {
 	local h=$1 p
 	host_ok "$h"
-	if p=$(pid_of "fuse-$h") && mountpoint -q "$D/$h"; then
+	# a client the MDS evicted is alive but answers every call with an error
+	if p=$(pid_of "fuse-$h") && mountpoint -q "$D/$h" && timeout 10 ls "$D/$h" >/dev/null 2>&1; then
 		return 0
 	fi
 	[ -z "${p:-}" ] || kill -9 "$p" 2>/dev/null || true

@@ -433,15 +433,7 @@ def case_takeover(rig):
 
 
 def main():
-    if os.geteuid() != 0:
-        scaleout.skip_all("needs root (ceph-fuse mounts, Ceph daemons)")
-    why = scaleout.cephfs_unusable()
-    if why:
-        scaleout.skip_all(why)
-    for prog in (scaleout.SPOOLER, scaleout.RESPONDER, scaleout.CTL):
-        if not os.access(prog, os.X_OK):
-            print("1..1\nnot ok 1 - build the programs first: %s" % prog)
-            return 1
+    scaleout.require()
     tap = Tap()
     rig = Rig(tap)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -35,18 +35,6 @@ usage() {
 	exit 2
 }
 
-say() { echo "cephfs.sh: $*" >&2; }
-die() {
-	say "$*"
-	local f
-	for f in "$D"/log/mds*.out "$D"/log/fuse-*.out "$D"/log/mds.*.log; do
-		[ -s "$f" ] || continue
-		echo "---- tail of $f" >&2
-		tail -n 15 "$f" >&2
-	done
-	exit 1
-}
-
 elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # What a test needs from this machine; the first thing missing is printed.
@@ -74,38 +62,13 @@ fi
 [ $# -ge 2 ] || usage
 D=$(realpath -m -- "$2")
 shift 2
-CONF="$D/ceph.conf"
-
-ceph_() { timeout 30 ceph -c "$CONF" --connect-timeout 10 "$@"; }
-
-# pid_of NAME: as rgw.sh's: the PID in $D/NAME.pid while it is ours.
-pid_of() {
-	local f="$D/$1.pid" p
-	[ -f "$f" ] || return 1
-	p=$(cat "$f")
-	[ -n "$p" ] && [ -r "/proc/$p/cmdline" ] || return 1
-	case " $(tr '\0' ' ' <"/proc/$p/cmdline") " in
-	*" $CONF "*) echo "$p" ;;
-	*) return 1 ;;
-	esac
-}
-
-bg() {
-	local name=$1
-	shift
-	setsid "$@" </dev/null >"$D/log/$name.out" 2>&1 8>&- 9>&- &
-	echo $! >"$D/$name.pid"
-}
-
-wait_until() {
-	local limit=$1 what=$2 end
-	shift 2
-	end=$(($(date +%s) + limit))
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$end" ] || die "$what: not within ${limit}s"
-		sleep 0.2
-	done
-}
+# rgw.sh's helpers: pid_of, bg, wait_until, ceph_, die (with the logs' tails)
+RGW_SH_LIB=1
+ME=$SELF
+# shellcheck source=tests/rig/rgw.sh
+. "$RGW"
+SELF=$ME # for usage
+say() { echo "cephfs.sh: $*" >&2; }
 
 host_ok() {
 	case " $HOSTS " in *" $1 "*) ;; *) say "no such host: $1 (h1 or h2)"; exit 2 ;; esac
@@ -175,9 +138,10 @@ EOF
 # The MDS session of HOST's client: the entry of `session ls` whose
 # client_metadata names client.HOST.
 cmd_session() {
-	local h=$1
+	local h=$1 sessions
 	host_ok "$h"
-	ceph_ tell mds.a session ls 2>/dev/null | "${PYTHON3:-python3}" -c '
+	sessions=$(ceph_ tell mds.a session ls 2>/dev/null) || return 1
+	printf '%s' "$sessions" | "${PYTHON3:-python3}" -c '
 import json, sys
 want = sys.argv[1]
 for s in json.load(sys.stdin):

@@ -23,6 +23,10 @@
 # every holder process has been gone for RGW_LINGER seconds, so a test that
 # dies leaves nothing running for long, and tests that follow each other
 # reuse one cluster.  Everything is found and killed by PID, never by name.
+#
+# cephfs.sh sources this file with RGW_SH_LIB=1 and D set, for its helpers
+# (pid_of, bg, wait_until, ceph_, die): then it parses no arguments and runs
+# no command.
 set -euo pipefail
 
 SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
@@ -36,10 +40,12 @@ usage() {
 	exit 2
 }
 
-[ $# -ge 2 ] || usage
-CMD=$1
-D=$(realpath -m -- "$2")
-shift 2
+if [ -z "${RGW_SH_LIB:-}" ]; then
+	[ $# -ge 2 ] || usage
+	CMD=$1
+	D=$(realpath -m -- "$2")
+	shift 2
+fi
 LOCK="$D.lock"
 CONF="$D/ceph.conf"
 
@@ -345,6 +351,8 @@ cmd_env() {
 	echo "AWS_SECRET_ACCESS_KEY=$SECRET_KEY"
 	echo "S3_REGION=$REGION"
 }
+
+[ -z "${RGW_SH_LIB:-}" ] || return 0
 
 case $CMD in
 start) cmd_start ;;

@@ -42,6 +42,20 @@ def cephfs_unusable():
     return None if r.returncode == 0 else (r.stdout.strip() or "cephfs.sh check failed")
 
 
+def require(programs=(SPOOLER, RESPONDER, CTL)):
+    """Root, FUSE and Ceph, and the built programs: else a TAP skip (or,
+    for a missing build, a failure)."""
+    if os.geteuid() != 0:
+        skip_all("needs root (ceph-fuse mounts, Ceph daemons)")
+    why = cephfs_unusable()
+    if why:
+        skip_all(why)
+    for prog in programs:
+        if not os.access(prog, os.X_OK):
+            print("1..1\nnot ok 1 - build the programs first: %s" % prog)
+            sys.exit(1)
+
+
 class Cluster:
     """tests/rig/cephfs.sh under a private directory (short: its admin
     sockets must fit 107 bytes). The cluster's watcher stops it, MDS and
@@ -250,6 +264,17 @@ class Host:
         return subprocess.run([CTL, *args], env=dict(spooler_env(self.work),
                                                      ZOOM2S3_CONFIG=self.sconf),
                               capture_output=True, text=True, timeout=timeout)
+
+
+def end(proc, grace=10):
+    """SIGTERM, then SIGKILL after grace seconds; reaped either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for(fn, timeout, step=0.1):

@@ -36,7 +36,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -82,6 +81,8 @@ class ScaleoutSoak(soak.Soak):
         self.lock = threading.Lock()
         self.deliveries = []
         self.post_retries = 0
+        self.post_latency = []
+        self.lb = random.Random(a.seed + 3)
         self.stop = threading.Event()
         self.events_log = []       # (what, host, job, seconds to moving on)
         self.down = set()          # hosts without a mount just now
@@ -132,13 +133,15 @@ class ScaleoutSoak(soak.Soak):
                       for h in scaleout.HOSTS}
         self.ws = None
 
-    # -- Zoom's side: a load balancer picks the host --
-    def post_one(self, body, rng):
-        order = list(scaleout.HOSTS)
-        rng.shuffle(order)
-        status = 0
+    # -- Zoom's side: soak.Soak.post_all's schedule, through deliver() --
+    def deliver(self, body):
+        """Posts until 200, as Zoom retries: each try to a host picked at
+        random by the load balancer, the retry to the other host."""
+        with self.lock:
+            first = self.lb.randrange(2)
+        status, attempt = 0, 0
         for attempt in range(60):
-            host = order[attempt % 2]
+            host = scaleout.HOSTS[(first + attempt) % 2]
             if host not in self.down:
                 ts = str(int(time.time()))
                 status = self.hosts[host].post(body, fakezoom.sign_webhook(SECRET, ts, body))
@@ -146,26 +149,6 @@ class ScaleoutSoak(soak.Soak):
                     return 200, attempt
             time.sleep(0.5)
         return status, attempt
-
-    def post_all(self, plan, schedule):
-        import concurrent.futures
-        start = time.monotonic()
-        bodies = {}
-        rng = random.Random(self.a.seed + 3)
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            futs = []
-            for t, k in schedule:
-                delay = start + t - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                if k not in bodies:
-                    bodies[k] = self.event_body(plan, k)
-                futs.append(pool.submit(self.post_one, bodies[k],
-                                        random.Random(rng.random())))
-            for fu in futs:
-                status, retries = fu.result()
-                self.deliveries.append(status)
-                self.post_retries += retries
 
     # -- spoolers --
     def start_spooler(self, host):
@@ -411,13 +394,7 @@ class ScaleoutSoak(soak.Soak):
                 p.kill()
                 p.wait()
         for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            scaleout.end(p)
         if self.cl:
             self.cl.stop()
         if self.a.keep:
@@ -449,15 +426,7 @@ def parse_args(argv):
 
 def main():
     a = parse_args(sys.argv[1:])
-    if os.geteuid() != 0:
-        scaleout.skip_all("needs root (ceph-fuse mounts, Ceph daemons)")
-    why = scaleout.cephfs_unusable()
-    if why:
-        scaleout.skip_all(why)
-    for prog in (scaleout.SPOOLER, scaleout.RESPONDER):
-        if not os.access(prog, os.X_OK):
-            print("1..1\nnot ok 1 - build the programs first: %s" % prog)
-            return 1
+    scaleout.require()
     log("seed %d, profile %s: %d events, %d kills, deaths %r, %g %% of S3 requests 5xx" % (
         a.seed, a.profile, a.events, a.kills, a.deaths, 100 * a.fault_rate))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

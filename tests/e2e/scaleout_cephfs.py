@@ -292,9 +292,10 @@ def case_rescan(rig):
     took = time.monotonic() - t0
     tap.ok(status == 200 and taken,
            "a job written through h1 (status %d) is taken by h2's --watch spooler" % status)
-    tap.ok(took <= RESCAN + 2.0,
-           "within watch_rescan_interval (%d s): taken %.1f s after it was spooled" % (
-               RESCAN, took))
+    # the loop counts whole seconds (time()), and the machine may be busy
+    tap.ok(took <= RESCAN + 3.0,
+           "within watch_rescan_interval (%d s, and a second of the loop's clock): taken "
+           "%.1f s after it was spooled" % (RESCAN, took))
     done = scaleout.wait_for(lambda: h2.read_job("done", "rescan-1.json"), 60)
     tap.ok(done and done.get("claimed_by") == "h2:%d" % p.pid,
            "the done job records claimed_by h2:%d (%r)" % (p.pid, (done or {}).get(

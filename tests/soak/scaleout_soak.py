@@ -14,7 +14,7 @@ tests/rig/faultproxy.py between the spoolers and RGW answering a share of
 the requests with 500 or 503 SlowDown.
 
 Deaths at points the test controls, never after a sleep: for each victim
-file, the stand-in CDN holds its download after 12 MiB. When the hold is
+file, the stand-in CDN holds its downloads after 12 MiB. When a hold is
 seen, the spooler holding the job (claimed_by in cur/) is
 - "kill": SIGKILLed, and started again on its host;
 - "death": frozen (SIGSTOP), its host's ceph-fuse killed with -9 (the
@@ -188,6 +188,9 @@ class ScaleoutSoak(soak.Soak):
         log("%s of %s holding %s: its job moved on after %.1f s" % (what, host, name, secs))
 
     def victim_action(self, v, what):
+        # No download of it is held from now on: the one held now stays
+        # held until its spooler dies, and the one that takes over runs.
+        self.fz.clear_faults(file=v.id)
         name = webrig.job_name(v.id)
         host, p, who = self.holder(name)
         if p is None:
@@ -267,7 +270,9 @@ class ScaleoutSoak(soak.Soak):
         victims = []
         for i, f in enumerate(chosen):
             what = "kill" if i < a.kills else a.deaths[i - a.kills]
-            self.fz.fault(f.id, "stall", count=1, after=12 * MIB)
+            # every download of it is held until the test acts: a victim
+            # whose spooler dies for another victim's sake is held again
+            self.fz.fault(f.id, "stall", after=12 * MIB)
             victims.append((f, what))
         order = list(victims)
         rng.shuffle(order)
@@ -286,7 +291,8 @@ class ScaleoutSoak(soak.Soak):
         t0 = time.monotonic()
         last = t0
         while time.monotonic() - t0 < a.timeout:
-            if not poster.is_alive() and not kt.is_alive() and not self.busy():
+            # all posted and the spool idle: no victim is held any more
+            if not poster.is_alive() and not self.busy():
                 break
             time.sleep(1)
             if time.monotonic() - last >= 30:

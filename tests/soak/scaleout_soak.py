@@ -188,15 +188,15 @@ class ScaleoutSoak(soak.Soak):
         log("%s of %s holding %s: its job moved on after %.1f s" % (what, host, name, secs))
 
     def victim_action(self, v, what):
-        # No download of it is held from now on: the one held now stays
-        # held until its spooler dies, and the one that takes over runs.
-        self.fz.clear_faults(file=v.id)
+        """False when no live spooler holds the job: its spooler died for
+        another victim's sake, and its next download is held again."""
         name = webrig.job_name(v.id)
         host, p, who = self.holder(name)
         if p is None:
-            self.errors.append("%s: no live spooler holds %s (claimed_by %r)" % (what, name,
-                                                                               who))
-            return
+            return False
+        # No download of it is held from now on: the one held now stays
+        # held until its spooler dies, and the one that takes over runs.
+        self.fz.clear_faults(file=v.id)
         if what == "kill":
             t = time.monotonic()
             p.kill()
@@ -204,7 +204,7 @@ class ScaleoutSoak(soak.Soak):
             threading.Thread(target=self.moved_on, args=(name, who, t, what, host),
                              daemon=True).start()
             self.start_spooler(host)
-            return
+            return True
         p.send_signal(signal.SIGSTOP)
         t = time.monotonic()
         self.down.add(host)
@@ -227,6 +227,7 @@ class ScaleoutSoak(soak.Soak):
         self.cl.remount(host)
         self.down.discard(host)
         self.start_spooler(host)
+        return True
 
     def killer(self, victims):
         """Acts when the CDN holds a victim's download."""
@@ -236,7 +237,7 @@ class ScaleoutSoak(soak.Soak):
             stalled = set()
             entries = self.fz.log(since=since)["requests"]
             for e in entries:
-                if e.get("server") == "cdn" and e.get("stalled"):
+                if e.get("server") == "cdn" and e.get("stalled") and not e.get("done"):
                     stalled.add(e.get("file_id"))
             open_seqs = [e["seq"] for e in entries if not e.get("done")]
             if open_seqs:
@@ -246,7 +247,8 @@ class ScaleoutSoak(soak.Soak):
             for v, what in list(pending):
                 if v.id in stalled:
                     try:
-                        self.victim_action(v, what)
+                        if not self.victim_action(v, what):
+                            continue
                     except Exception:
                         self.errors.append(traceback.format_exc())
                     pending.remove((v, what))

@@ -100,6 +100,10 @@ class Cluster:
     def stop(self):
         self.sh("stop", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            os.unlink(self.dir + ".lock")  # rgw.sh's lock, beside the directory
+        except OSError:
+            pass
 
     def rgw_requests(self):
         """Every request RGW's beast front end logged: (method, path, query,

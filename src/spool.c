@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -96,18 +97,29 @@ static int fsync_state_dir(struct spool *sp, enum spool_state st, char *err, siz
 }
 
 /* Takes the spool's short lock: an exclusive flock on a new description of
- * .lock. Returns the fd to hand to unlock_spool(), or -1. */
+ * .lock. Returns the fd to hand to unlock_spool(), or -1.
+ * It asks with LOCK_NB and sleeps between tries (1 ms, doubling to 16 ms)
+ * instead of waiting in flock: on CephFS (ceph-fuse 16.2) a process killed
+ * while it waits in a blocking flock leaves its request with the MDS, which
+ * grants the lock to it later, when nobody is there to release it, and the
+ * spool stays locked for every host (docs/INTERNALS.md). */
 static int lock_spool(struct spool *sp, char *err, size_t errlen)
 {
+	struct timespec pause = { .tv_sec = 0, .tv_nsec = 1000000 };
 	int fd = openat(sp->dirfd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return fail(err, errlen, "cannot open .lock: %s", strerror(errno));
-	while (flock(fd, LOCK_EX) != 0) {
-		if (errno != EINTR) {
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EINTR && errno != EWOULDBLOCK) {
 			fail(err, errlen, "cannot lock .lock: %s", strerror(errno));
 			close(fd);
 			return -1;
+		}
+		if (errno == EWOULDBLOCK) {
+			nanosleep(&pause, NULL);
+			if (pause.tv_nsec < 16000000)
+				pause.tv_nsec *= 2;
 		}
 	}
 	return fd;

@@ -3,7 +3,7 @@
 # against the tools users would pick instead (docs/BENCHMARKS.md).
 #
 #   sh bench/run.sh [--smoke] [--build DIR] [--runs N] [--size SIZE]
-#                   [--duration S] [--only responder|spooler|backfill]
+#                   [--duration S] [--only responder|spooler|backfill|scaleout]
 #
 #   --smoke     tiny sizes, one run each (about 1-2 minutes): keeps the
 #               benchmarks working in CI. Exits non-zero when a tool breaks,
@@ -15,13 +15,17 @@
 #   --runs N    rounds per measurement (default 3; figures are medians)
 #   --size SIZE the spooler's file (default 1G; K, M, G suffixes)
 #   --duration S seconds per wrk run (default 10)
-#   --only X    run only the responder, the spooler or the backfill benchmark
+#   --only X    run only the responder, the spooler, the backfill or the
+#               scaleout benchmark
 #
 # Needs root (lighttpd drops to www-data; apt-get). Installs what it needs
 # (tests/deps.sh, bench/deps.sh). Starts its own Ceph RGW in its own
 # directory (BUILD/bench/rgw, or BENCH_RGW_DIR) on RGW_PORT (default 7600)
 # and stops it at the end. Results: BUILD/bench/responder.json,
-# BUILD/bench/spooler.json and BUILD/bench/backfill.json.
+# BUILD/bench/spooler.json and BUILD/bench/backfill.json. The scale-out
+# benchmark (bench/scaleout.py: one spooler host against two on CephFS, a
+# host's death) starts its own Ceph with CephFS (tests/rig/cephfs.sh) and
+# writes BUILD/bench/scaleout.json.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 smoke=no build="" runs=3 size=1G duration=10 only=""
@@ -95,6 +99,16 @@ if [ -z "$only" ] || [ "$only" = backfill ]; then
 	mkdir -p "$out/backfill"
 	"$PYTHON3" "$top/bench/backfill.py" --build "$build" --workdir "$out/backfill" \
 		--json "$out/backfill.json" "$@" || status=1
+fi
+if [ -z "$only" ] || [ "$only" = scaleout ]; then
+	echo "==== scale-out: one spooler host vs two on one spool over CephFS; a host's death"
+	if [ $smoke = yes ]; then
+		set -- --smoke
+	else
+		set -- --runs "$runs"
+	fi
+	"$PYTHON3" "$top/bench/scaleout.py" --build "$build" --json "$out/scaleout.json" "$@" ||
+		status=1
 fi
 if [ $status -ne 0 ]; then
 	echo "bench/run.sh: FAILED (see above)" >&2

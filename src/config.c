@@ -605,6 +605,7 @@ static const struct key_def keys[] = {
 	K_LONG(max_attempts, 1, "48", "a whole number, at least 1"),
 	K_LONG(retry_delay, 1, "60", "a whole number of seconds, at least 1"),
 	K_LONG(retry_max_delay, 1, "3600", "a whole number of seconds, at least 1"),
+	K_LONG(watch_rescan_interval, 1, "30", "a whole number of seconds, at least 1"),
 	K_WORD(aws_access_key_id, 0, NULL),
 	K_WORD(aws_secret_access_key, KEY_SECRET, NULL),
 	K_WORD(aws_session_token, KEY_SECRET, NULL),

@@ -48,6 +48,7 @@ struct config {
 	long max_attempts;            /* default 48 */
 	long retry_delay;             /* default 60 */
 	long retry_max_delay;         /* default 3600 */
+	long watch_rescan_interval;   /* default 30: --watch rescans at least this often */
 	char *aws_access_key_id, *aws_secret_access_key, *aws_session_token;
 	char *metrics_file;           /* NULL: no node_exporter textfile */
 	char *webhook_secret_token_previous; /* NULL; accepted for signatures only */

@@ -269,6 +269,26 @@ static int print_problems(struct ctl *c, const struct state_summary *fresh,
 	return problems;
 }
 
+/* One line per job in cur/ with the spooler that holds it (claimed_by,
+ * HOST:PID): on a spool shared by several hosts, the host to look at when
+ * a job stays there. */
+static void print_holders(struct ctl *c, const struct rows *cur)
+{
+	for (size_t i = 0; i < cur->n; i++) {
+		const struct jobview_row *row = &cur->v[i];
+		const char *who = row->claimed_by[0] ? row->claimed_by : "an unknown spooler";
+
+		if (row->unparsable)
+			fprintf(c->out, "  cur/%s: the job file does not parse\n", row->name);
+		else if (row->running == SPOOL_RUNNING)
+			fprintf(c->out, "  cur/%s: held by %s\n", row->name, who);
+		else if (row->running == SPOOL_ABANDONED)
+			fprintf(c->out, "  cur/%s: abandoned by %s\n", row->name, who);
+		else
+			fprintf(c->out, "  cur/%s: claimed by %s (holder unknown)\n", row->name, who);
+	}
+}
+
 int ctl_status(struct ctl *c, long max_new_age)
 {
 	struct rows fresh = { 0 }, cur = { 0 }, failed = { 0 };
@@ -291,6 +311,7 @@ int ctl_status(struct ctl *c, long max_new_age)
 	snprintf(extra, sizeof extra, "%zu running, %zu abandoned (the next run takes them)",
 		 s_cur.running, s_cur.jobs - s_cur.running);
 	print_state_line(c, "cur", &s_cur, s_cur.jobs ? extra : "");
+	print_holders(c, &cur);
 	print_state_line(c, "done", &s_done, "");
 	print_state_line(c, "failed", &s_failed, "");
 	print_last_success(c, done, n_done);

@@ -264,10 +264,10 @@ static int spooled_here(const struct config *cfg)
 	char name[SPOOL_NAME_MAX], err[256];
 	int found;
 
-	if (spool_job_name(CTLWEBHOOK_FILE_ID, name, sizeof name) != 0 ||
-	    spool_open_inspect(&sp, cfg->spool_dir, err, sizeof err) != 0)
+	if (spool_job_name(CTLWEBHOOK_FILE_ID, name, sizeof name) != SPOOL_OK ||
+	    spool_open_inspect(&sp, cfg->spool_dir, err, sizeof err) != SPOOL_OK)
 		return -1;
-	found = spool_find(&sp, name) >= 0;
+	found = spool_find(&sp, name) != SPOOL_NOWHERE;
 	spool_close(&sp);
 	return found;
 }

@@ -54,6 +54,7 @@ void jobview_row_fill(struct jobview_row *row, enum spool_state st,
 	copy_field(row->file_type, sizeof row->file_type, job, "file_type");
 	copy_field(row->s3_key, sizeof row->s3_key, job, "s3_key");
 	copy_field(row->last_error, sizeof row->last_error, job, "last_error");
+	copy_field(row->claimed_by, sizeof row->claimed_by, job, "claimed_by");
 	if (job_get_int(job, "file_size", &row->file_size) != 0)
 		row->file_size = -1;
 	if (job_get_int(job, "attempts", &row->attempts) != 0)

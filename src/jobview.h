@@ -32,6 +32,7 @@ struct jobview_row {
 	char last_error[1024];
 	char removal[128];       /* done/: the file in Zoom (retention_describe),
 				  * filled by the caller; "" when not shown */
+	char claimed_by[300];    /* HOST:PID of the spooler that holds or last held it */
 };
 
 /* The moment a job's age counts from: received_at (or requeued_at, when

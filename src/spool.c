@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -117,17 +118,30 @@ enum spool_result spool_fsync_dir(struct spool *sp, enum spool_state st, char *e
 	return rc;
 }
 
+/* Takes the spool's short lock: an exclusive flock on a new description of
+ * .lock. Returns the fd to hand to spool_unlock(), or -1.
+ * It asks with LOCK_NB and sleeps between tries (1 ms, doubling to 16 ms)
+ * instead of waiting in flock: on CephFS (ceph-fuse 16.2) a process killed
+ * while it waits in a blocking flock leaves its request with the MDS, which
+ * grants the lock to it later, when nobody is there to release it, and the
+ * spool stays locked for every host (docs/INTERNALS.md). */
 int spool_lock(struct spool *sp, char *err, size_t errlen)
 {
+	struct timespec pause = { .tv_sec = 0, .tv_nsec = 1000000 };
 	int fd = openat(sp->dirfd, ".lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return spool_fail(err, errlen, "cannot open .lock: %s", strerror(errno));
-	while (flock(fd, LOCK_EX) != 0) {
-		if (errno != EINTR) {
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EINTR && errno != EWOULDBLOCK) {
 			spool_fail(err, errlen, "cannot lock .lock: %s", strerror(errno));
 			close(fd);
 			return -1;
+		}
+		if (errno == EWOULDBLOCK) {
+			nanosleep(&pause, NULL);
+			if (pause.tv_nsec < 16000000)
+				pause.tv_nsec *= 2;
 		}
 	}
 	return fd;

@@ -32,7 +32,6 @@ enum {
 };
 
 #define TMP_MAX_AGE (36L * 3600)
-#define RESCAN_MAX_SECONDS 30
 #define METRICS_EVERY 60 /* seconds between metrics_file writes under --watch */
 #define MAX_WORKERS 64
 
@@ -78,6 +77,8 @@ struct spooler {
 	struct retention *retention; /* zoom_after_upload; does nothing with keep */
 	int nworkers;
 	int failed_jobs;           /* under count_mu: went to failed/ in this run */
+	char claimed_by[300];      /* HOST:PID, recorded in each job this process takes;
+				    * set before the workers start, read-only after */
 	pthread_mutex_t count_mu;
 	atomic_bool spool_broken;  /* atomic: a move failed, the spool is unusable */
 	atomic_bool claim_errors;  /* atomic: a job could not be read or claimed */
@@ -341,6 +342,9 @@ static bool take_job(struct worker *w, const struct work *item, struct claim *c)
 	} else if (retry_reset_if_requeued(c->job)) {
 		log_event(LOG_NOTICE, "job.requeued", "job=%s", c->name);
 	}
+	/* Which host holds it: on a spool shared by several hosts, the one an
+	 * operator must look at (or evict) when it is stuck in cur/. */
+	job_set_str(c->job, "claimed_by", s->claimed_by);
 	if (spool_update(&s->sp, c, err, sizeof err) != SPOOL_OK) {
 		log_event(LOG_ERR, "spool.update_failed", "job=%s error=\"%s\"", c->name, err);
 		atomic_store(&s->spool_broken, true);
@@ -494,13 +498,16 @@ static void show_progress(struct worker *workers, int n)
 	fflush(stderr);
 }
 
-/* --watch: new/ via inotify, plus a periodic rescan that also serves the
- * retries falling due and spools on file systems that raise no events. */
+/* --watch: new/ via inotify, plus a rescan every watch_rescan_interval
+ * seconds (sooner when retry_delay is shorter, so that retries fall due on
+ * time). The rescan is what finds the jobs that another host of a shared
+ * spool writes: inotify only reports what this kernel did. */
 static int watch_loop(struct spooler *s, struct worker *workers, bool live)
 {
 	char path[4200], buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	long rescan_every = s->cfg.retry_delay < RESCAN_MAX_SECONDS ? s->cfg.retry_delay
-								    : RESCAN_MAX_SECONDS;
+	long rescan_every = s->cfg.retry_delay < s->cfg.watch_rescan_interval
+				    ? s->cfg.retry_delay
+				    : s->cfg.watch_rescan_interval;
 	time_t next_scan = 0, next_metrics = 0;
 	int fd, rc = 0;
 
@@ -658,6 +665,17 @@ static void install_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* "HOST:PID" for claimed_by; "?" stands for a host name it cannot get. */
+static void name_claimer(struct spooler *s)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "?");
+	host[sizeof host - 1] = '\0'; /* POSIX leaves a cut name unterminated */
+	snprintf(s->claimed_by, sizeof s->claimed_by, "%s:%ld", host, (long)getpid());
+}
+
 static int run(struct spooler *s, const struct options *o)
 {
 	struct worker workers[MAX_WORKERS] = { 0 };
@@ -665,6 +683,7 @@ static int run(struct spooler *s, const struct options *o)
 	int loop_rc, status;
 
 	s->nworkers = o->jobs;
+	name_claimer(s);
 	if (start_workers(s, workers) != 0) {
 		log_event(LOG_ERR, "spooler.start_failed", "error=\"cannot start workers\"");
 		stop_requested = 1;

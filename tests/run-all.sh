@@ -12,7 +12,8 @@
 #  5. `make distcheck`, as a user types it (the tarball builds, installs
 #     and passes its unit tests; its end-to-end tests SKIP, saying so);
 #  6. each libFuzzer target runs for a short, bounded time;
-#  and, after step 1, a short soak (every fault at once), then the Debian
+#  and, after step 1, a short soak (every fault at once) and a short soak
+#  across two hosts on CephFS (tests/soak/scaleout_soak.py), then the Debian
 #  package is built, installed, run through the demo and purged
 #  (tests/debian_package.sh); last, the benchmarks run in smoke mode.
 # Set FUZZ_SECONDS to fuzz longer (default 20 per target).
@@ -54,6 +55,9 @@ rm -rf build/asan && mkdir -p build/asan
 
 step "soak test, short: every fault at once (make soak runs the long one)"
 (cd build/asan && make soak-short) || status=1
+
+step "soak test across hosts, short: one spool on CephFS, two hosts, kills and a host's death (make soak-scaleout runs the long one)"
+(cd build/asan && make soak-scaleout-short) || status=1
 
 step "Debian package: build, install, the demo against it, purge"
 sh tests/debian_package.sh || status=1

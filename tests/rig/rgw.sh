@@ -23,6 +23,10 @@
 # every holder process has been gone for RGW_LINGER seconds, so a test that
 # dies leaves nothing running for long, and tests that follow each other
 # reuse one cluster.  Everything is found and killed by PID, never by name.
+#
+# cephfs.sh sources this file with RGW_SH_LIB=1 and D set, for its helpers
+# (pid_of, bg, wait_until, ceph_, die): then it parses no arguments and runs
+# no command.
 set -euo pipefail
 
 SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
@@ -36,10 +40,12 @@ usage() {
 	exit 2
 }
 
-[ $# -ge 2 ] || usage
-CMD=$1
-D=$(realpath -m -- "$2")
-shift 2
+if [ -z "${RGW_SH_LIB:-}" ]; then
+	[ $# -ge 2 ] || usage
+	CMD=$1
+	D=$(realpath -m -- "$2")
+	shift 2
+fi
 LOCK="$D.lock"
 CONF="$D/ceph.conf"
 
@@ -149,15 +155,21 @@ holders_alive() {
 }
 
 # stop_locked: the cluster's data is thrown away, so KILL at once (TERM
-# costs 6 s: the daemons wait for each other while shutting down).
+# costs 6 s: the daemons wait for each other while shutting down). The MDS
+# and ceph-fuse clients of cephfs.sh go too, and their mounts are detached.
 stop_locked() {
-	local n p pids="" alive
+	local n p m pids="" alive
 	rm -f "$D/ready"
-	for n in reaper rgw osd mon; do
+	for n in fuse-h1 fuse-h2 mds reaper rgw osd mon; do
 		p=$(pid_of $n) && [ "$p" != "$$" ] && pids="$pids $p"
 		rm -f "$D/$n.pid"
 	done
 	rm -rf "$D/holders"
+	# shellcheck disable=SC2086 # a list of PIDs
+	[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+	for m in "$D/h1" "$D/h2"; do
+		! grep -q " $m fuse" /proc/mounts || umount -l "$m" 2>/dev/null || true
+	done
 	[ -n "$pids" ] || return 0
 	# shellcheck disable=SC2086 # a list of PIDs
 	kill -9 $pids 2>/dev/null || true
@@ -357,6 +369,8 @@ cmd_env() {
 	echo "AWS_SECRET_ACCESS_KEY=$SECRET_KEY"
 	echo "S3_REGION=$REGION"
 }
+
+[ -z "${RGW_SH_LIB:-}" ] || return 0
 
 case $CMD in
 start) cmd_start ;;

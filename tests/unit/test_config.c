@@ -145,6 +145,7 @@ static void test_defaults(void)
 	is_int(c.max_attempts, 48, "max_attempts default 48");
 	is_int(c.retry_delay, 60, "retry_delay default 60");
 	is_int(c.retry_max_delay, 3600, "retry_max_delay default 3600");
+	is_int(c.watch_rescan_interval, 30, "watch_rescan_interval default 30");
 	ok(!c.aws_access_key_id && !c.aws_secret_access_key && !c.aws_session_token,
 	   "no AWS keys");
 	config_free(&c);
@@ -795,7 +796,7 @@ static const char *const contract_keys[] = {
 	"allow_http", "s3_bucket", "s3_region", "s3_endpoint", "s3_path_style", "part_size",
 	"zoom_account_id", "zoom_client_id", "zoom_client_secret", "zoom_api_key",
 	"zoom_api_secret", "zoom_oauth_url", "zoom_api_url", "max_attempts", "retry_delay",
-	"retry_max_delay", "s3_storage_class", "s3_sse", "s3_sse_kms_key_id",
+	"retry_max_delay", "watch_rescan_interval", "s3_storage_class", "s3_sse", "s3_sse_kms_key_id",
 	"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "s3_checksum",
 	"s3_acl", "webhook_secret_token_previous", "zoom_after_upload", "zoom_after_upload_delay",
 };
@@ -803,7 +804,7 @@ static const char *const defaulted_keys[] = {
 	"webhook_max_skew", "max_body_bytes", "file_types", "min_duration", "key_template",
 	"download_hosts", "allow_http", "s3_region", "part_size", "zoom_oauth_url",
 	"zoom_api_url", "max_attempts", "retry_delay", "retry_max_delay", "zoom_after_upload",
-	"zoom_after_upload_delay",
+	"zoom_after_upload_delay", "watch_rescan_interval",
 };
 
 static bool is_defaulted(const char *line)

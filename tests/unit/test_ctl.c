@@ -340,7 +340,7 @@ static void test_retry_now(void)
 
 static void test_cur_held(void)
 {
-	put("cur", "c1.json", "{\"recording_file_id\":\"c1\"}\n");
+	put("cur", "c1.json", "{\"recording_file_id\":\"c1\",\"claimed_by\":\"web2:4242\"}\n");
 	is_int(spool_cur_held(&sp, "c1.json"), SPOOL_ABANDONED, "nobody holds cur/c1: abandoned");
 	ok(hold("cur", "c1.json"), "a child holds cur/c1");
 	is_int(spool_cur_held(&sp, "c1.json"), SPOOL_RUNNING, "held: running");
@@ -352,8 +352,17 @@ static void test_cur_held(void)
 		c = new_ctl();
 		ctl_status(&c, 3600);
 		ok(strstr(output(), "1 running, 0 abandoned") != NULL, "status counts it running");
+		ok(strstr(output(), "cur/c1.json: held by web2:4242") != NULL,
+		   "status names the host that holds it: %s", output());
 	}
 	hold_end();
+	{
+		struct ctl c = new_ctl();
+
+		ctl_status(&c, 3600);
+		ok(strstr(output(), "cur/c1.json: abandoned by web2:4242") != NULL,
+		   "status names the host that abandoned it: %s", output());
+	}
 	is_int(spool_cur_held(&sp, "c1.json"), SPOOL_ABANDONED, "released: abandoned again");
 	is_int(spool_cur_held(&sp, "none.json"), SPOOL_GONE, "no such job: gone");
 }

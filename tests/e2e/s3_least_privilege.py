@@ -13,7 +13,12 @@ whose first part an earlier run sent (ListParts); abort an upload that a
 crashed run left open (ListMultipartUploads, AbortMultipartUpload); find a
 file already uploaded, and move aside from another file's object (HEAD of
 an existing key, a 412 from If-None-Match). A user with no rights at all
-gets a last_error that names the permission it lacks."""
+gets a last_error that names the permission it lacks.
+
+The cases take the rig's S3 backend: tests/e2e/s3_moto_least_privilege.py
+runs them on moto_server, where the policy is an IAM user's own policy
+(grant_moto) and the RGW-only checks (403 on HEAD, s3_acl, request ids)
+give way to what moto does (docs/S3.md)."""
 
 import json
 import os

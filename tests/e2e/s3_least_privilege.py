@@ -13,7 +13,12 @@ whose first part an earlier run sent (ListParts); abort an upload that a
 crashed run left open (ListMultipartUploads, AbortMultipartUpload); find a
 file already uploaded, and move aside from another file's object (HEAD of
 an existing key, a 412 from If-None-Match). A user with no rights at all
-gets a last_error that names the permission it lacks."""
+gets a last_error that names the permission it lacks.
+
+The cases take the rig's S3 backend: tests/e2e/s3_moto_least_privilege.py
+runs them on moto_server, where the policy is an IAM user's own policy
+(grant_moto) and the RGW-only checks (403 on HEAD, s3_acl, request ids)
+give way to what moto does (docs/S3.md)."""
 
 import json
 import os
@@ -51,16 +56,21 @@ def remove_user(uid):
     spoolrig._rgw("admin", "user", "rm", "--uid=" + uid)
 
 
+def for_bucket(policy, bucket):
+    """The policy with the test's bucket in place of DEPLOY.md's."""
+    return json.loads(json.dumps(policy).replace(DOC_BUCKET, bucket))
+
+
 def bucket_policy(policy, bucket, uid):
     """The IAM policy as a bucket policy: the bucket's name, and the user
     as the Principal of each statement."""
-    doc = json.loads(json.dumps(policy).replace(DOC_BUCKET, bucket))
+    doc = for_bucket(policy, bucket)
     for st in doc["Statement"]:
         st["Principal"] = {"AWS": ["arn:aws:iam:::user/%s" % uid]}
     return doc
 
 
-def case_uploads(tap, rig):
+def case_uploads(tap, rig, head_missing):
     small = rig.add_file("lp-small", 300 * 1024)
     big = rig.add_file("lp-big", 2 * PART + 4321)
     ksmall = "lp/%s/small.mp4" % rig.name
@@ -71,9 +81,10 @@ def case_uploads(tap, rig):
     tap.ok(r.rc == 0, "least privilege: the run exits 0", r.tail())
     check_done(tap, rig, small, ksmall, "least privilege, single PUT")
     check_done(tap, rig, big, kbig, "least privilege, multipart")
-    tap.ok(r.events("transfer.head_undecided"),
-           "least privilege: a HEAD of a missing key is 403, and the upload goes on "
-           "conditionally", r.tail())
+    if head_missing == 403:
+        tap.ok(r.events("transfer.head_undecided"),
+               "least privilege: a HEAD of a missing key is 403, and the upload goes on "
+               "conditionally", r.tail())
     return r
 
 
@@ -88,7 +99,7 @@ def case_resume(tap, rig, lim):
                            fakezoom.content(info["seed"], 0, PART)).strip('"')
     job = rig.job_for(info, key=key, upload_id=up, part_size=PART,
                       parts=[{"part": 1, "etag": etag, "size": PART}])
-    rig.write_job("new", job)
+    rig.enqueue(job)
     r = rig.run("--once")
     check_done(tap, rig, info, key, "least privilege, resume")
     served = sum(e.get("bytes_sent", 0) for e in rig.requests(server="cdn", file_id="lp-resume"))
@@ -99,7 +110,10 @@ def case_resume(tap, rig, lim):
 
 def case_abort(tap, rig, lim):
     info = rig.add_file("lp-orphan", PART + 2222)
-    key = "lp/%s/orphan.mp4" % rig.name
+    # moto 5.2.1 refuses the signature of a ListMultipartUploads whose
+    # prefix= holds a "/" (docs/S3.md): there the orphan's key has none
+    sep = "/" if rig.backend.signs_slash_in_query else "-"
+    key = "lp%s%s%sorphan.mp4" % (sep, rig.name, sep)
     lim.create_multipart_upload(rig.bucket, key)  # a crashed run's, never recorded
     rig.enqueue(rig.job_for(info, key=key))
     r = rig.run("--once")
@@ -159,9 +173,42 @@ def case_no_rights(tap, rig, ak, sk):
     err = job.get("last_error") or ""
     want = "s3:PutObject denied on %s/%s (PutObject)" % (rig.bucket, key)
     tap.ok(err.startswith(want), "no rights: last_error names the permission", repr(err))
+    if rig.backend.name == "moto":
+        return  # its request id is in x-amzn-requestid, not x-amz-request-id (docs/S3.md)
     tap.ok(re.search(r"request id \S+", err), "  ... with S3's request id", repr(err))
     tap.ok(any("op=PutObject" in ln and "request_id=" in ln for ln in r.events("s3.failed")),
            "  the failed request's log line carries the request id", r.tail())
+
+
+def grant_rgw(tap, rig, policy, tag):
+    """RGW: two users made with radosgw-admin; the policy as the bucket's
+    policy for the first. Returns both keys and the undo."""
+    uid, uid_none = "z2s3-lp-" + tag, "z2s3-none-" + tag
+
+    def undo():
+        rig.s3.request("DELETE", rig.bucket, query=[("policy", "")])
+        remove_user(uid)
+        remove_user(uid_none)
+    try:
+        ak, sk = make_user(tap, uid)
+        ak0, sk0 = make_user(tap, uid_none)
+        doc = bucket_policy(policy, rig.bucket, uid)
+        r = rig.s3.request("PUT", rig.bucket, query=[("policy", "")],
+                           body=json.dumps(doc).encode())
+        tap.ok(r.status in (200, 204), "the policy is the bucket's policy", r.body[:300])
+    except BaseException:
+        undo()
+        raise
+    return (ak, sk), (ak0, sk0), undo
+
+
+def grant_moto(tap, rig, policy, tag):
+    """moto: the policy as an IAM user's only policy, as DEPLOY.md ships it
+    for AWS, and a second IAM user with no policy (moto checks each
+    request against the caller's IAM policies)."""
+    keys = rig.backend.moto.make_user("z2s3-lp-" + tag, for_bucket(policy, rig.bucket))
+    tap.ok(True, "the policy is an IAM user's only policy")
+    return keys, rig.backend.moto.make_user("z2s3-none-" + tag), lambda: None
 
 
 def body(tap, rig):
@@ -172,18 +219,15 @@ def body(tap, rig):
     tap.eq(actions, sorted(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload",
                             "s3:ListMultipartUploadParts", "s3:ListBucketMultipartUploads"]),
            "the policy grants exactly the contract's five permissions")
-    tag = os.urandom(3).hex()
-    uid, uid_none = "z2s3-lp-" + tag, "z2s3-none-" + tag
+    grant = grant_moto if rig.backend.name == "moto" else grant_rgw
+    undo = None
     try:
-        ak, sk = make_user(tap, uid)
-        ak0, sk0 = make_user(tap, uid_none)
-        doc = bucket_policy(policy, rig.bucket, uid)
-        r = rig.s3.request("PUT", rig.bucket, query=[("policy", "")],
-                           body=json.dumps(doc).encode())
-        tap.ok(r.status in (200, 204), "the policy is the bucket's policy", r.body[:300])
+        (ak, sk), (ak0, sk0), undo = grant(tap, rig, policy, os.urandom(3).hex())
         lim = s3util.S3(rig.s3env["S3_ENDPOINT"], ak, sk, rig.s3env["S3_REGION"])
-        tap.eq(lim.request("HEAD", rig.bucket, "lp/missing.mp4").status, 403,
-               "under it, a HEAD of a missing key is 403 (no s3:ListBucket)")
+        # AWS and RGW: 403; moto 5.2.1 answers 404 (docs/S3.md)
+        head_missing = lim.request("HEAD", rig.bucket, "lp/missing.mp4").status
+        tap.eq(head_missing, 404 if rig.backend.name == "moto" else 403,
+               "under it, a HEAD of a missing key is %d (no s3:ListBucket)" % head_missing)
         tap.eq(lim.request("GET", rig.bucket, query=[("prefix", "lp/")]).status, 403,
                "  and listing the bucket is refused")
         rig.write_config(aws_access_key_id=ak, aws_secret_access_key=sk)
@@ -191,18 +235,19 @@ def body(tap, rig):
         # them with its rights (the bucket's owner has none on them).
         owner, rig.s3 = rig.s3, lim
         try:
-            case_uploads(tap, rig)
+            case_uploads(tap, rig, head_missing)
             case_resume(tap, rig, lim)
             case_abort(tap, rig, lim)
             case_existing(tap, rig)
         finally:
             rig.s3 = owner
-        case_acl(tap, rig, ak, sk)
+        if rig.backend.name == "rgw":
+            # moto enforces no object ACL between users of one account
+            case_acl(tap, rig, ak, sk)
         case_no_rights(tap, rig, ak0, sk0)
     finally:
-        rig.s3.request("DELETE", rig.bucket, query=[("policy", "")])
-        remove_user(uid)
-        remove_user(uid_none)
+        if undo is not None:
+            undo()
 
 
 if __name__ == "__main__":

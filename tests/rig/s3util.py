@@ -73,7 +73,7 @@ def _error(resp):
 
 class S3:
     def __init__(self, endpoint, access_key, secret_key, region="us-east-1",
-                 session_token=None, timeout=120):
+                 session_token=None, timeout=120, service="s3"):
         u = urllib.parse.urlsplit(endpoint)
         if u.scheme not in ("http", "https"):
             raise ValueError("endpoint must be http(s)://host[:port]")
@@ -82,6 +82,7 @@ class S3:
         self.access_key, self.secret_key = access_key, secret_key
         self.region, self.session_token = region, session_token
         self.timeout = timeout
+        self.service = service  # "iam" for moto_server's IAM (tests/rig/motorig.py)
 
     @classmethod
     def from_env(cls, env=None):
@@ -108,11 +109,11 @@ class S3:
                                sorted(query))
         creq = "\n".join([method, path, canon_query, canon_headers, signed,
                           payload_hash])
-        scope = "%s/%s/s3/aws4_request" % (day, self.region)
+        scope = "%s/%s/%s/aws4_request" % (day, self.region, self.service)
         sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
                          hashlib.sha256(creq.encode()).hexdigest()])
         key = ("AWS4" + self.secret_key).encode()
-        for part in (day, self.region, "s3", "aws4_request"):
+        for part in (day, self.region, self.service, "aws4_request"):
             key = hmac.new(key, part.encode(), hashlib.sha256).digest()
         sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
         headers["authorization"] = (

@@ -899,23 +899,21 @@ static int read_child(int fd, char *buf, size_t size, char *why, size_t whylen)
 			return -1;
 		}
 		ready = poll(&p, 1, (int)(PROCESS_TIMEOUT_MS - waited));
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready < 0) {
+		if (ready < 0 && errno != EINTR) {
 			snprintf(why, whylen, "poll: %s", strerror(errno));
 			return -1;
 		}
-		if (ready == 0)
+		if (ready <= 0) /* interrupted, or nothing yet: the deadline decides */
 			continue;
 		n = read(fd, buf + got, size - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+		if (n < 0 && errno != EINTR) {
 			snprintf(why, whylen, "reading its output: %s", strerror(errno));
 			return -1;
 		}
 		if (n == 0)
 			break;
+		if (n < 0) /* interrupted */
+			continue;
 		got += (size_t)n;
 		if (got == size - 1) {
 			snprintf(why, whylen, "its output is over %zu bytes", size - 1);

@@ -510,6 +510,26 @@ static int copy_member(struct json_object *obj, const char *name, char *dst, siz
 	return v ? copy_text(dst, size, v) : -1;
 }
 
+/* AccessKeyId and SecretAccessKey, both present, fitting and not empty:
+ * what every JSON source must give. */
+static bool copy_key_pair(struct json_object *obj, struct aws_credentials *out)
+{
+	return copy_member(obj, "AccessKeyId", out->access_key_id, sizeof out->access_key_id) == 0 &&
+	       copy_member(obj, "SecretAccessKey", out->secret_access_key,
+			   sizeof out->secret_access_key) == 0 &&
+	       out->access_key_id[0] && out->secret_access_key[0];
+}
+
+/* The one end of a JSON source's parse: the tree freed, and on failure no
+ * half-filled credentials left behind. Returns rc. */
+static int end_parse(struct json_object *root, struct aws_credentials *out, int rc)
+{
+	json_object_put(root);
+	if (rc < 0)
+		awscreds_clear(out);
+	return rc;
+}
+
 /* The JSON of the instance role and of the container endpoint: AccessKeyId,
  * SecretAccessKey, Token, Expiration (and Code, when IMDS sends it). */
 static int parse_role_json(const char *json, const char *source, struct aws_credentials *out,
@@ -528,22 +548,16 @@ static int parse_role_json(const char *json, const char *source, struct aws_cred
 		snprintf(why, whylen, "the %s answered Code %.60s", source, code);
 		goto out;
 	}
-	if (copy_member(root, "AccessKeyId", out->access_key_id, sizeof out->access_key_id) < 0 ||
-	    copy_member(root, "SecretAccessKey", out->secret_access_key,
-			sizeof out->secret_access_key) < 0 ||
+	if (!copy_key_pair(root, out) ||
 	    copy_member(root, "Token", out->session_token, sizeof out->session_token) < 0 ||
 	    copy_member(root, "Expiration", expiration, sizeof expiration) < 0 ||
-	    parse_expiration(expiration, &out->expires) < 0 || !out->access_key_id[0] ||
-	    !out->secret_access_key[0]) {
+	    parse_expiration(expiration, &out->expires) < 0) {
 		snprintf(why, whylen, "the %s's credentials are malformed", source);
 		goto out;
 	}
 	rc = 0;
 out:
-	json_object_put(root);
-	if (rc < 0)
-		awscreds_clear(out);
-	return rc;
+	return end_parse(root, out, rc);
 }
 
 int awscreds_parse_process(const char *json, struct aws_credentials *out, char *why,
@@ -563,10 +577,7 @@ int awscreds_parse_process(const char *json, struct aws_credentials *out, char *
 		snprintf(why, whylen, "its output has no \"Version\": 1");
 		goto out;
 	}
-	if (copy_member(root, "AccessKeyId", out->access_key_id, sizeof out->access_key_id) < 0 ||
-	    copy_member(root, "SecretAccessKey", out->secret_access_key,
-			sizeof out->secret_access_key) < 0 ||
-	    !out->access_key_id[0] || !out->secret_access_key[0]) {
+	if (!copy_key_pair(root, out)) {
 		snprintf(why, whylen, "its output lacks AccessKeyId or SecretAccessKey");
 		goto out;
 	}
@@ -585,10 +596,7 @@ int awscreds_parse_process(const char *json, struct aws_credentials *out, char *
 	out->source = "credential_process";
 	rc = 0;
 out:
-	json_object_put(root);
-	if (rc < 0)
-		awscreds_clear(out);
-	return rc;
+	return end_parse(root, out, rc);
 }
 
 int awscreds_parse_sts(const char *xml, size_t len, struct aws_credentials *out, char *why,

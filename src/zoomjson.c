@@ -85,26 +85,33 @@ static const struct string_field meeting_fields[] = {
 	{ "start_time", offsetof(struct zevent, start_time) },
 };
 
-/* memcpy, not a char ** cast: the struct's bytes hold the pointer, and a
- * cast from char * would not respect its alignment in the compiler's eyes. */
+/* The field's pointer in record, through memcpy, not a char ** cast: the
+ * struct's bytes hold the pointer, and a cast from char * would not respect
+ * its alignment in the compiler's eyes. */
+static char *string_at(const void *record, const struct string_field *field)
+{
+	char *value;
+
+	memcpy(&value, (const char *)record + field->offset, sizeof value);
+	return value;
+}
+
+static void set_string_at(void *record, const struct string_field *field, char *value)
+{
+	memcpy((char *)record + field->offset, &value, sizeof value);
+}
+
 static void read_strings(struct json_object *obj, void *record, const struct string_field *fields,
 			 size_t n, bool *oom)
 {
-	for (size_t i = 0; i < n; i++) {
-		char *value = dup_member(obj, fields[i].key, oom);
-
-		memcpy((char *)record + fields[i].offset, &value, sizeof value);
-	}
+	for (size_t i = 0; i < n; i++)
+		set_string_at(record, &fields[i], dup_member(obj, fields[i].key, oom));
 }
 
 static void free_strings(void *record, const struct string_field *fields, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		char *value;
-
-		memcpy(&value, (char *)record + fields[i].offset, sizeof value);
-		free(value);
-	}
+	for (size_t i = 0; i < n; i++)
+		free(string_at(record, &fields[i]));
 }
 
 static void read_file_entry(struct json_object *entry, struct zfile *f, bool *oom)

@@ -752,23 +752,9 @@ class FaultProxyControl:
 def start_subprocess(args, state_file, python=None, timeout=20):
     """Runs faultproxy.py with args; returns (Popen, info dict from its
     state file: seed, control url, and each route's port and url)."""
-    import subprocess
-    proc = subprocess.Popen([python or sys.executable, os.path.abspath(__file__),
-                             "--state", state_file] + list(args),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    line = b""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if r:
-            line = proc.stdout.readline()
-            break
-        if proc.poll() is not None:
-            break
-    if not line.startswith(b"READY "):
-        proc.kill()
-        proc.wait()
-        raise RuntimeError("faultproxy did not start: %r" % line)
+    from childproc import start_ready
+    proc = start_ready([python or sys.executable, os.path.abspath(__file__),
+                        "--state", state_file] + list(args), "faultproxy", timeout)
     with open(state_file) as f:
         return proc, json.load(f)
 

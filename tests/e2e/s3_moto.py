@@ -103,13 +103,7 @@ class Moto:
                 re.search(r"<SecretAccessKey>(.*?)</SecretAccessKey>", out).group(1))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        spoolrig.childproc.stop(self.proc, 20)
         spoolrig.webrig._tracked.discard(self.proc.pid)
         self.log.close()
 

@@ -1,5 +1,6 @@
-"""Starting a rig program as a child and waiting for its READY line: the
-one handshake fakezoom.py and faultproxy.py share (stdlib only)."""
+"""Rig programs as children: starting one and waiting for its READY line
+(the handshake fakezoom.py and faultproxy.py share), and stopping one,
+politely first (stdlib only)."""
 import select
 import subprocess
 import time
@@ -24,3 +25,16 @@ def start_ready(argv, name, timeout=20):
         proc.wait()
         raise RuntimeError("%s did not start: %r" % (name, line))
     return proc
+
+
+def stop(proc, timeout):
+    """SIGTERM, then SIGKILL if it has not exited within timeout seconds;
+    reaped either way.  A child that has already exited is left as it is."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

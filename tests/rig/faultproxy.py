@@ -119,16 +119,21 @@ class Reader:
             raise Closed("peer closed")
         self.buf += data
 
-    def head(self):
-        """Bytes up to and including the blank line."""
+    def until(self, end, too_long):
+        """Bytes up to and including end; Closed(too_long) past HEAD_MAX."""
         while True:
-            i = self.buf.find(b"\r\n\r\n")
+            i = self.buf.find(end)
             if i >= 0:
-                out, self.buf = self.buf[:i + 4], self.buf[i + 4:]
+                i += len(end)
+                out, self.buf = self.buf[:i], self.buf[i:]
                 return out
             if len(self.buf) > HEAD_MAX:
-                raise Closed("header too long")
+                raise Closed(too_long)
             self.fill()
+
+    def head(self):
+        """Bytes up to and including the blank line."""
+        return self.until(b"\r\n\r\n", "header too long")
 
     def some(self, limit):
         """Up to limit bytes (at least one)."""
@@ -138,14 +143,7 @@ class Reader:
         return out
 
     def line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                out, self.buf = self.buf[:i + 2], self.buf[i + 2:]
-                return out
-            if len(self.buf) > HEAD_MAX:
-                raise Closed("chunk line too long")
-            self.fill()
+        return self.until(b"\r\n", "chunk line too long")
 
 
 def parse_head(raw):

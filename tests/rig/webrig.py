@@ -86,6 +86,19 @@ class Tap:
         return 1 if self.failed else 0
 
 
+def run_to_end(tap, rig, body, what):
+    """rig.setup(), body(), rig.cleanup() whatever happens; an exception is
+    one failing line named what.  Returns the exit status (tap.finish)."""
+    try:
+        rig.setup()
+        body()
+    except Exception:
+        tap.ok(False, what, traceback.format_exc())
+    finally:
+        rig.cleanup()
+    return tap.finish()
+
+
 def skip_all(reason):
     """The whole test cannot run here: SKIP, or fail when CI demands everything."""
     if os.environ.get("ZOOM2S3_REQUIRE_ALL") == "1":

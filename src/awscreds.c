@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "awscreds.h"
+#include "crypto.h"
 #include "http.h"
 #include "jsonget.h"
 #include "log.h"
@@ -113,13 +114,6 @@ static void note_add(char *note, size_t size, const char *text)
 	snprintf(note + len, size - len, "%s%s", len ? "; " : "", text);
 }
 
-static void free_secret(char *s)
-{
-	if (s)
-		explicit_bzero(s, strlen(s));
-	free(s);
-}
-
 void awscreds_clear(struct aws_credentials *c)
 {
 	explicit_bzero(c, sizeof *c);
@@ -152,13 +146,6 @@ static char *read_small_file(const char *path, int *err)
 out:
 	fclose(f);
 	return text;
-}
-
-static void free_text(char *text)
-{
-	if (text)
-		explicit_bzero(text, strlen(text));
-	free(text);
 }
 
 /* ---- the shared files (INI) ---- */
@@ -316,7 +303,7 @@ int awscreds_env_region(char *out, size_t size, char *from, size_t fromsize)
 			 profile ? profile : "default", file);
 		rc = 1;
 	}
-	free_text(text);
+	crypto_free_secret(text);
 	free(profile);
 	free(file);
 	return rc;
@@ -736,7 +723,7 @@ out:
 		explicit_bzero(answer, ANSWER_MAX);
 	free(form);
 	free(answer);
-	free_text(token);
+	crypto_free_secret(token);
 	return rc;
 }
 
@@ -800,7 +787,7 @@ static int container_fetch(struct awscreds *ac, struct aws_credentials *out, cha
 out:
 	explicit_bzero(answer, ANSWER_MAX);
 	free(answer);
-	free_text(token);
+	crypto_free_secret(token);
 	return rc;
 }
 
@@ -1154,9 +1141,9 @@ void awscreds_free(struct awscreds *ac)
 {
 	if (!ac)
 		return;
-	free_secret(ac->env_key);
-	free_secret(ac->env_secret);
-	free_secret(ac->env_token);
+	crypto_free_secret(ac->env_key);
+	crypto_free_secret(ac->env_secret);
+	crypto_free_secret(ac->env_token);
 	free(ac->cred_file);
 	free(ac->config_file);
 	free(ac->profile);
@@ -1166,7 +1153,7 @@ void awscreds_free(struct awscreds *ac)
 	free(ac->sts_url);
 	free(ac->container_url);
 	free(ac->container_error);
-	free_secret(ac->container_token);
+	crypto_free_secret(ac->container_token);
 	free(ac->container_token_file);
 	free(ac->imds_base);
 	free(ac->process_cmd);
@@ -1340,8 +1327,8 @@ static int from_profile(struct awscreds *ac, struct aws_credentials *out, struct
 	if (rc == 0 && conf)
 		rc = profile_keys(ac, conf, true, ac->config_file, out, r, note, notelen);
 out:
-	free_text(creds);
-	free_text(conf);
+	crypto_free_secret(creds);
+	crypto_free_secret(conf);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto.h"
 #include "download.h"
 #include "log.h"
 #include "urlpolicy.h"
@@ -474,9 +475,6 @@ enum outcome download_run(struct http_client *client, const struct download_requ
 		(void)release_held(&x);
 	judge(&x, &resp);
 	http_response_free(&resp);
-	if (bearer) {
-		explicit_bzero(bearer, strlen(bearer));
-		free(bearer);
-	}
+	crypto_free_secret(bearer);
 	return out->res.kind;
 }

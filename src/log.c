@@ -200,11 +200,11 @@ static bool ends_url(unsigned char c)
 	return c == '\0' || c <= ' ' || c == 0x7f || c == '"' || c == '\'' || c == '<' || c == '>';
 }
 
-static size_t url_scheme_len(const char *p)
+size_t log_url_scheme_len(const char *text)
 {
-	if (strncasecmp(p, "http://", 7) == 0)
+	if (strncasecmp(text, "http://", 7) == 0)
 		return 7;
-	if (strncasecmp(p, "https://", 8) == 0)
+	if (strncasecmp(text, "https://", 8) == 0)
 		return 8;
 	return 0;
 }
@@ -215,7 +215,7 @@ static size_t redact_queries(char *text, size_t len, size_t size)
 	size_t i = 0;
 
 	while (i < len) {
-		size_t scheme = url_scheme_len(text + i), end, q;
+		size_t scheme = log_url_scheme_len(text + i), end, q;
 
 		if (!scheme) {
 			i++;

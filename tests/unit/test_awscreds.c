@@ -25,11 +25,19 @@ struct imds_stub {
 	int saw_token_put; /* the PUT carried the TTL header */
 };
 
+/* The ISO 8601 UTC time seconds from now, as the credential sources write
+ * their Expiration. */
+static void expiration_in(long seconds, char exp[64])
+{
+	time_t t = time(NULL) + seconds;
+
+	strftime(exp, 64, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
 static void imds_handler(void *ctx, const struct httpstub_request *req, int fd)
 {
 	struct imds_stub *st = ctx;
 	char value[256], json[1024], exp[64];
-	time_t t;
 	int n;
 
 	if (strcmp(req->method, "PUT") == 0 && strcmp(req->target, "/latest/api/token") == 0) {
@@ -62,8 +70,7 @@ static void imds_handler(void *ctx, const struct httpstub_request *req, int fd)
 		return;
 	}
 	st->fetches++;
-	t = time(NULL) + st->lifetime;
-	strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	expiration_in(st->lifetime, exp);
 	n = snprintf(json, sizeof json,
 		     "{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-11-26T20:00:00Z\",\n"
 		     "  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"ASIASTUB%04d\",\n"
@@ -537,7 +544,6 @@ static void sts_handler(void *ctx, const struct httpstub_request *req, int fd)
 {
 	struct sts_stub *st = ctx;
 	char xml[2048], exp[64], ctype[128];
-	time_t t;
 	int n;
 
 	if (strcmp(req->method, "POST") != 0 ||
@@ -559,8 +565,7 @@ static void sts_handler(void *ctx, const struct httpstub_request *req, int fd)
 		httpstub_reply(fd, 400, "Content-Type: text/xml\r\n", xml, (size_t)n);
 		return;
 	}
-	t = time(NULL) + st->lifetime;
-	strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	expiration_in(st->lifetime, exp);
 	n = snprintf(xml, sizeof xml,
 		     "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>"
 		     "<Credentials><AccessKeyId>ASIAWEB%04d</AccessKeyId>"
@@ -747,7 +752,6 @@ static void container_handler(void *ctx, const struct httpstub_request *req, int
 {
 	struct container_stub *st = ctx;
 	char json[1024], exp[64];
-	time_t t = time(NULL) + 3600;
 	int n;
 
 	pthread_mutex_lock(&st->lock);
@@ -759,7 +763,7 @@ static void container_handler(void *ctx, const struct httpstub_request *req, int
 		httpstub_reply(fd, st->fail ? 500 : 404, NULL, "", 0);
 		return;
 	}
-	strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	expiration_in(3600, exp);
 	n = snprintf(json, sizeof json,
 		     "{\"RoleArn\": \"arn:aws:iam::1:role/task\", \"AccessKeyId\": \"ASIACON%d\", "
 		     "\"SecretAccessKey\": \"con-secret-%d\", \"Token\": \"con-session-token\", "

@@ -33,6 +33,11 @@ void log_release_secret(const char *secret);
 void log_event(int prio, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Writes all of buf to fd, again after EINTR: 0, or -1 with errno (EIO
+ * when write made no progress). Every file the project writes whole: log
+ * lines on stderr, spool files, the metrics file. */
+int log_write_all(int fd, const char *buf, size_t len);
+
 /* The length of an "http://" or "https://" (any case) that text starts
  * with, else 0: where log_scrub finds a URL, and what config.c's URL checks
  * accept. */

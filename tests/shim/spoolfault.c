@@ -177,16 +177,20 @@ static bool writes(int flags)
 	return (flags & (O_CREAT | O_WRONLY | O_RDWR | O_TRUNC)) != 0;
 }
 
+/* open's third argument: there only when flags create a file. */
+static mode_t mode_arg(int flags, va_list ap)
+{
+	return flags & (O_CREAT | O_TMPFILE) ? (mode_t)va_arg(ap, int) : 0;
+}
+
 int openat(int dirfd, const char *path, int flags, ...)
 {
-	mode_t mode = 0;
 	va_list ap;
+	mode_t mode;
 
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_start(ap, flags);
-		mode = (mode_t)va_arg(ap, int);
-		va_end(ap);
-	}
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
 	if (is_active() && writes(flags) && at_in_dir(dirfd, path) &&
 	    fails(OP_CREATE, false, false))
 		return -1;
@@ -195,14 +199,12 @@ int openat(int dirfd, const char *path, int flags, ...)
 
 int open(const char *path, int flags, ...)
 {
-	mode_t mode = 0;
 	va_list ap;
+	mode_t mode;
 
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_start(ap, flags);
-		mode = (mode_t)va_arg(ap, int);
-		va_end(ap);
-	}
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
 	return openat(AT_FDCWD, path, flags, mode);
 }
 

@@ -38,6 +38,7 @@ SRCDIR = os.path.dirname(HERE)
 RGW_SH = os.path.join(SRCDIR, "tests", "rig", "rgw.sh")
 PARTS_IN_FLIGHT_PER_JOB = 3
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "rig"))
+import childproc  # noqa: E402
 import s3util  # noqa: E402
 
 MIB = 1 << 20
@@ -143,13 +144,8 @@ class Lighttpd:
         return "http://127.0.0.1:%d/%s" % (self.port, name)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            childproc.stop(self.proc, 10)
 
 
 class socket_bound:

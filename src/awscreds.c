@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "awscreds.h"
+#include "crypto.h"
 #include "http.h"
 #include "jsonget.h"
 #include "log.h"
@@ -113,13 +114,6 @@ static void note_add(char *note, size_t size, const char *text)
 	snprintf(note + len, size - len, "%s%s", len ? "; " : "", text);
 }
 
-static void free_secret(char *s)
-{
-	if (s)
-		explicit_bzero(s, strlen(s));
-	free(s);
-}
-
 void awscreds_clear(struct aws_credentials *c)
 {
 	explicit_bzero(c, sizeof *c);
@@ -152,13 +146,6 @@ static char *read_small_file(const char *path, int *err)
 out:
 	fclose(f);
 	return text;
-}
-
-static void free_text(char *text)
-{
-	if (text)
-		explicit_bzero(text, strlen(text));
-	free(text);
 }
 
 /* ---- the shared files (INI) ---- */
@@ -316,7 +303,7 @@ int awscreds_env_region(char *out, size_t size, char *from, size_t fromsize)
 			 profile ? profile : "default", file);
 		rc = 1;
 	}
-	free_text(text);
+	crypto_free_secret(text);
 	free(profile);
 	free(file);
 	return rc;
@@ -510,6 +497,26 @@ static int copy_member(struct json_object *obj, const char *name, char *dst, siz
 	return v ? copy_text(dst, size, v) : -1;
 }
 
+/* AccessKeyId and SecretAccessKey, both present, fitting and not empty:
+ * what every JSON source must give. */
+static bool copy_key_pair(struct json_object *obj, struct aws_credentials *out)
+{
+	return copy_member(obj, "AccessKeyId", out->access_key_id, sizeof out->access_key_id) == 0 &&
+	       copy_member(obj, "SecretAccessKey", out->secret_access_key,
+			   sizeof out->secret_access_key) == 0 &&
+	       out->access_key_id[0] && out->secret_access_key[0];
+}
+
+/* The one end of a JSON source's parse: the tree freed, and on failure no
+ * half-filled credentials left behind. Returns rc. */
+static int end_parse(struct json_object *root, struct aws_credentials *out, int rc)
+{
+	json_object_put(root);
+	if (rc < 0)
+		awscreds_clear(out);
+	return rc;
+}
+
 /* The JSON of the instance role and of the container endpoint: AccessKeyId,
  * SecretAccessKey, Token, Expiration (and Code, when IMDS sends it). */
 static int parse_role_json(const char *json, const char *source, struct aws_credentials *out,
@@ -528,22 +535,16 @@ static int parse_role_json(const char *json, const char *source, struct aws_cred
 		snprintf(why, whylen, "the %s answered Code %.60s", source, code);
 		goto out;
 	}
-	if (copy_member(root, "AccessKeyId", out->access_key_id, sizeof out->access_key_id) < 0 ||
-	    copy_member(root, "SecretAccessKey", out->secret_access_key,
-			sizeof out->secret_access_key) < 0 ||
+	if (!copy_key_pair(root, out) ||
 	    copy_member(root, "Token", out->session_token, sizeof out->session_token) < 0 ||
 	    copy_member(root, "Expiration", expiration, sizeof expiration) < 0 ||
-	    parse_expiration(expiration, &out->expires) < 0 || !out->access_key_id[0] ||
-	    !out->secret_access_key[0]) {
+	    parse_expiration(expiration, &out->expires) < 0) {
 		snprintf(why, whylen, "the %s's credentials are malformed", source);
 		goto out;
 	}
 	rc = 0;
 out:
-	json_object_put(root);
-	if (rc < 0)
-		awscreds_clear(out);
-	return rc;
+	return end_parse(root, out, rc);
 }
 
 int awscreds_parse_process(const char *json, struct aws_credentials *out, char *why,
@@ -563,10 +564,7 @@ int awscreds_parse_process(const char *json, struct aws_credentials *out, char *
 		snprintf(why, whylen, "its output has no \"Version\": 1");
 		goto out;
 	}
-	if (copy_member(root, "AccessKeyId", out->access_key_id, sizeof out->access_key_id) < 0 ||
-	    copy_member(root, "SecretAccessKey", out->secret_access_key,
-			sizeof out->secret_access_key) < 0 ||
-	    !out->access_key_id[0] || !out->secret_access_key[0]) {
+	if (!copy_key_pair(root, out)) {
 		snprintf(why, whylen, "its output lacks AccessKeyId or SecretAccessKey");
 		goto out;
 	}
@@ -585,10 +583,7 @@ int awscreds_parse_process(const char *json, struct aws_credentials *out, char *
 	out->source = "credential_process";
 	rc = 0;
 out:
-	json_object_put(root);
-	if (rc < 0)
-		awscreds_clear(out);
-	return rc;
+	return end_parse(root, out, rc);
 }
 
 int awscreds_parse_sts(const char *xml, size_t len, struct aws_credentials *out, char *why,
@@ -728,7 +723,7 @@ out:
 		explicit_bzero(answer, ANSWER_MAX);
 	free(form);
 	free(answer);
-	free_text(token);
+	crypto_free_secret(token);
 	return rc;
 }
 
@@ -792,7 +787,7 @@ static int container_fetch(struct awscreds *ac, struct aws_credentials *out, cha
 out:
 	explicit_bzero(answer, ANSWER_MAX);
 	free(answer);
-	free_text(token);
+	crypto_free_secret(token);
 	return rc;
 }
 
@@ -899,23 +894,21 @@ static int read_child(int fd, char *buf, size_t size, char *why, size_t whylen)
 			return -1;
 		}
 		ready = poll(&p, 1, (int)(PROCESS_TIMEOUT_MS - waited));
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready < 0) {
+		if (ready < 0 && errno != EINTR) {
 			snprintf(why, whylen, "poll: %s", strerror(errno));
 			return -1;
 		}
-		if (ready == 0)
+		if (ready <= 0) /* interrupted, or nothing yet: the deadline decides */
 			continue;
 		n = read(fd, buf + got, size - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+		if (n < 0 && errno != EINTR) {
 			snprintf(why, whylen, "reading its output: %s", strerror(errno));
 			return -1;
 		}
 		if (n == 0)
 			break;
+		if (n < 0) /* interrupted */
+			continue;
 		got += (size_t)n;
 		if (got == size - 1) {
 			snprintf(why, whylen, "its output is over %zu bytes", size - 1);
@@ -1148,9 +1141,9 @@ void awscreds_free(struct awscreds *ac)
 {
 	if (!ac)
 		return;
-	free_secret(ac->env_key);
-	free_secret(ac->env_secret);
-	free_secret(ac->env_token);
+	crypto_free_secret(ac->env_key);
+	crypto_free_secret(ac->env_secret);
+	crypto_free_secret(ac->env_token);
 	free(ac->cred_file);
 	free(ac->config_file);
 	free(ac->profile);
@@ -1160,7 +1153,7 @@ void awscreds_free(struct awscreds *ac)
 	free(ac->sts_url);
 	free(ac->container_url);
 	free(ac->container_error);
-	free_secret(ac->container_token);
+	crypto_free_secret(ac->container_token);
 	free(ac->container_token_file);
 	free(ac->imds_base);
 	free(ac->process_cmd);
@@ -1334,8 +1327,8 @@ static int from_profile(struct awscreds *ac, struct aws_credentials *out, struct
 	if (rc == 0 && conf)
 		rc = profile_keys(ac, conf, true, ac->config_file, out, r, note, notelen);
 out:
-	free_text(creds);
-	free_text(conf);
+	crypto_free_secret(creds);
+	crypto_free_secret(conf);
 	return rc;
 }
 

@@ -104,19 +104,10 @@ static int set_word(struct config *cfg, const struct key_def *k, const char *val
 	return set_string(cfg, k, value, why, whylen);
 }
 
-static size_t url_scheme_len(const char *value)
-{
-	if (strncasecmp(value, "https://", 8) == 0)
-		return 8;
-	if (strncasecmp(value, "http://", 7) == 0)
-		return 7;
-	return 0;
-}
-
 static int set_url(struct config *cfg, const struct key_def *k, const char *value, char *why,
 		   size_t whylen)
 {
-	size_t scheme = url_scheme_len(value);
+	size_t scheme = log_url_scheme_len(value);
 
 	if (!scheme || !value[scheme])
 		return -1;

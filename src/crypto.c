@@ -130,3 +130,10 @@ bool crypto_str_equal(const char *a, const char *b)
 
 	return (CRYPTO_memcmp(other, b, lb) | diff) == 0;
 }
+
+void crypto_free_secret(char *secret)
+{
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
+	free(secret);
+}

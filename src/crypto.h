@@ -29,5 +29,9 @@ size_t crypto_base64url(const unsigned char *in, size_t len, char *out);
 size_t crypto_base64(const unsigned char *in, size_t len, char *out);
 /* Constant-time comparison of two strings of possibly different length. */
 bool crypto_str_equal(const char *a, const char *b);
+/* Wipes a malloc'd NUL-terminated secret (a token, a key, a header that
+ * holds one) and frees it, so no copy is left in freed memory. NULL is a
+ * no-op. */
+void crypto_free_secret(char *secret);
 
 #endif

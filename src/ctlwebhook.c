@@ -222,6 +222,18 @@ static int check_answer(const struct answer *a, const char *what, FILE *out)
 	return 0;
 }
 
+/* Posts the signed event what to url and checks that Zoom would take the
+ * answer: 0, or 1 with the FAIL line written. */
+static int post_checked(const struct config *cfg, const char *url, const char *what,
+			const char *body, struct answer *a, FILE *out)
+{
+	if (post_signed(url, cfg->webhook_secret_token, body, a) != 0) {
+		fprintf(out, "FAIL %s: no answer from %s: %s\n", what, url, a->error);
+		return 1;
+	}
+	return check_answer(a, what, out);
+}
+
 static int validation(const struct config *cfg, const char *url, FILE *out)
 {
 	unsigned char rnd[12];
@@ -237,11 +249,7 @@ static int validation(const struct config *cfg, const char *url, FILE *out)
 		fprintf(out, "FAIL endpoint.url_validation: cannot make the request\n");
 		goto out;
 	}
-	if (post_signed(url, cfg->webhook_secret_token, body, a) != 0) {
-		fprintf(out, "FAIL endpoint.url_validation: no answer from %s: %s\n", url, a->error);
-		goto out;
-	}
-	if (check_answer(a, "endpoint.url_validation", out) != 0)
+	if (post_checked(cfg, url, "endpoint.url_validation", body, a, out) != 0)
 		goto out;
 	if (!ctlwebhook_validation_ok(a->body, cfg->webhook_secret_token, plain)) {
 		shown_body(a, shown, sizeof shown);
@@ -284,11 +292,7 @@ static int ignored_event(const struct config *cfg, const char *url, FILE *out)
 			     "(does file_types list ZOOM2S3CTL_TEST?)\n");
 		goto out;
 	}
-	if (post_signed(url, cfg->webhook_secret_token, body, a) != 0) {
-		fprintf(out, "FAIL recording.completed: no answer from %s: %s\n", url, a->error);
-		goto out;
-	}
-	if (check_answer(a, "recording.completed", out) != 0)
+	if (post_checked(cfg, url, "recording.completed", body, a, out) != 0)
 		goto out;
 	here = spooled_here(cfg);
 	if (here == 1) {

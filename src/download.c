@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto.h"
 #include "download.h"
 #include "log.h"
 #include "urlpolicy.h"
@@ -77,21 +78,8 @@ static void set_fault(struct xfer *x, enum fault f, const char *fmt, ...)
 
 /* ---- the answer's headers ---------------------------------------------- */
 
-/* Parses a non-negative decimal of exactly len bytes. */
-static int parse_u64(const char *p, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 19)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)p[i]))
-			return -1;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
+/* The most digits of a Content-Range number: 19 stays under 2^63. */
+#define U64_DIGITS 19
 
 /* "bytes FIRST-LAST/TOTAL", or with "*" for the total. */
 static void parse_content_range(struct range *r, const char *v)
@@ -109,13 +97,14 @@ static void parse_content_range(struct range *r, const char *v)
 	slash = dash ? memchr(dash, '/', (size_t)(end - dash)) : NULL;
 	if (!slash)
 		return;
-	if (parse_u64(v, (size_t)(dash - v), &r->first) < 0 ||
-	    parse_u64(dash + 1, (size_t)(slash - dash - 1), &r->last) < 0 ||
+	if (urlpolicy_decimal(v, (size_t)(dash - v), U64_DIGITS, &r->first) < 0 ||
+	    urlpolicy_decimal(dash + 1, (size_t)(slash - dash - 1), U64_DIGITS, &r->last) < 0 ||
 	    r->last < r->first)
 		return;
 	if (end - slash == 2 && slash[1] == '*')
 		r->total = -1;
-	else if (parse_u64(slash + 1, (size_t)(end - slash - 1), &total) == 0 && total <= INT64_MAX)
+	else if (urlpolicy_decimal(slash + 1, (size_t)(end - slash - 1), U64_DIGITS, &total) == 0 &&
+		 total <= INT64_MAX)
 		r->total = (int64_t)total;
 	else
 		return;
@@ -474,9 +463,6 @@ enum outcome download_run(struct http_client *client, const struct download_requ
 		(void)release_held(&x);
 	judge(&x, &resp);
 	http_response_free(&resp);
-	if (bearer) {
-		explicit_bzero(bearer, strlen(bearer));
-		free(bearer);
-	}
+	crypto_free_secret(bearer);
 	return out->res.kind;
 }

@@ -200,11 +200,11 @@ static bool ends_url(unsigned char c)
 	return c == '\0' || c <= ' ' || c == 0x7f || c == '"' || c == '\'' || c == '<' || c == '>';
 }
 
-static size_t url_scheme_len(const char *p)
+size_t log_url_scheme_len(const char *text)
 {
-	if (strncasecmp(p, "http://", 7) == 0)
+	if (strncasecmp(text, "http://", 7) == 0)
 		return 7;
-	if (strncasecmp(p, "https://", 8) == 0)
+	if (strncasecmp(text, "https://", 8) == 0)
 		return 8;
 	return 0;
 }
@@ -215,7 +215,7 @@ static size_t redact_queries(char *text, size_t len, size_t size)
 	size_t i = 0;
 
 	while (i < len) {
-		size_t scheme = url_scheme_len(text + i), end, q;
+		size_t scheme = log_url_scheme_len(text + i), end, q;
 
 		if (!scheme) {
 			i++;
@@ -326,18 +326,21 @@ static void truncate_body(char *body, size_t max)
 	memcpy(body + max - mark, LOG_TRUNCATED, mark + 1);
 }
 
-static void write_all(int fd, const char *buf, size_t len)
+int log_write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0)
+			errno = EIO; /* no progress and no reason given */
 		if (n <= 0)
-			return; /* nowhere left to report a failing stderr */
+			return -1;
 		buf += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 static void emit_stderr(int prio, const char *body)
@@ -352,7 +355,8 @@ static void emit_stderr(int prio, const char *body)
 		n = sizeof line - 1;
 		line[n - 1] = '\n';
 	}
-	write_all(STDERR_FILENO, line, (size_t)n);
+	/* nowhere left to report a failing stderr */
+	(void)log_write_all(STDERR_FILENO, line, (size_t)n);
 }
 
 void log_event(int prio, const char *event, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #define ZOOM2S3_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 enum log_dest { LOG_DEST_AUTO, LOG_DEST_STDERR, LOG_DEST_SYSLOG };
@@ -31,6 +32,16 @@ void log_release_secret(const char *secret);
  * log_q(). */
 void log_event(int prio, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Writes all of buf to fd, again after EINTR: 0, or -1 with errno (EIO
+ * when write made no progress). Every file the project writes whole: log
+ * lines on stderr, spool files, the metrics file. */
+int log_write_all(int fd, const char *buf, size_t len);
+
+/* The length of an "http://" or "https://" (any case) that text starts
+ * with, else 0: where log_scrub finds a URL, and what config.c's URL checks
+ * accept. */
+size_t log_url_scheme_len(const char *text);
 
 /* Apply the guard to text in place (also used for messages that leave the
  * program another way, e.g. last_error). Returns buf. */

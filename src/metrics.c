@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "metrics.h"
 
 #define METRICS_FILE_MAX (64 * 1024) /* our file is about 3 KiB */
@@ -394,7 +395,7 @@ static void count_jobs(struct spool *sp, long jobs[5])
 static int replace_file(const char *path, const char *text, char *err, size_t errlen)
 {
 	char tmp[4200];
-	size_t len = strlen(text), done = 0;
+	size_t len = strlen(text);
 	int fd, n = snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
 
 	if (n < 0 || (size_t)n >= sizeof tmp) {
@@ -406,16 +407,8 @@ static int replace_file(const char *path, const char *text, char *err, size_t er
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	bool wrote = done == len && fchmod(fd, FILE_MODE) == 0; /* the umask may cut 0644 */
+	bool wrote = log_write_all(fd, text, len) == 0 &&
+		     fchmod(fd, FILE_MODE) == 0; /* the umask may cut 0644 */
 	int saved = errno;
 
 	if (close(fd) != 0 && wrote) {

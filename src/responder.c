@@ -334,62 +334,42 @@ static void spool_jobs(struct responder *r, struct webhook_reply *reply, struct 
 	}
 }
 
-static const char *status_text(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 405:
-		return "Method Not Allowed";
-	case 413:
-		return "Content Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Error";
-	}
-}
+/* Each status the responder answers with: its reason phrase, and the body
+ * of an answer that webhook_handle gave none: never more than the kind of
+ * refusal, so nothing of the request or the config leaks. */
+static const struct status_answer {
+	int status;
+	const char *reason, *body;
+} status_answers[] = {
+	{ 200, "OK", "" },
+	{ 400, "Bad Request", "{\"error\":\"bad request\"}" },
+	{ 401, "Unauthorized", "{\"error\":\"unauthorized\"}" },
+	{ 405, "Method Not Allowed", "{\"error\":\"method not allowed\"}" },
+	{ 413, "Content Too Large", "{\"error\":\"body too large\"}" },
+	{ 500, "Internal Server Error", "{\"error\":\"configuration error\"}" },
+	{ 503, "Service Unavailable", "{\"error\":\"spool unavailable\"}" },
+};
 
-/* The body of an answer that webhook_handle gave none: never more than
- * the kind of refusal, so nothing of the request or the config leaks. */
-static const char *default_body(int status)
+static const struct status_answer *status_answer(int status)
 {
-	switch (status) {
-	case 200:
-		return "";
-	case 400:
-		return "{\"error\":\"bad request\"}";
-	case 401:
-		return "{\"error\":\"unauthorized\"}";
-	case 405:
-		return "{\"error\":\"method not allowed\"}";
-	case 413:
-		return "{\"error\":\"body too large\"}";
-	case 500:
-		return "{\"error\":\"configuration error\"}";
-	case 503:
-		return "{\"error\":\"spool unavailable\"}";
-	default:
-		return "{\"error\":\"error\"}";
-	}
+	static const struct status_answer other = { 0, "Error", "{\"error\":\"error\"}" };
+
+	for (size_t i = 0; i < sizeof status_answers / sizeof status_answers[0]; i++)
+		if (status_answers[i].status == status)
+			return &status_answers[i];
+	return &other;
 }
 
 /* 0 when the whole answer went out. */
 static int send_answer(const struct exchange *ex, const struct answer *a)
 {
-	const char *body = a->body ? a->body : default_body(a->status);
+	const char *body = a->body ? a->body : status_answer(a->status)->body;
 	size_t len = strlen(body);
 	char head[256];
 	int n = snprintf(head, sizeof head,
 			 "Status: %d %s\r\n%s%sContent-Length: %zu\r\n"
 			 "Cache-Control: no-store\r\n\r\n",
-			 a->status, status_text(a->status),
+			 a->status, status_answer(a->status)->reason,
 			 a->status == 405 ? "Allow: POST\r\n" : "",
 			 len > 0 ? "Content-Type: application/json\r\n" : "", len);
 

@@ -325,23 +325,6 @@ enum spool_state spool_find(struct spool *sp, const char *name)
 	return where;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			errno = EIO; /* no progress and no reason given */
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int random_hex(char out[17])
 {
 	unsigned char bytes[8];
@@ -410,7 +393,7 @@ static int write_unique(struct spool *sp, const char *dir, const char *base, uns
 		spool_fail(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (write_all(fd, data, len) != 0) {
+	if (log_write_all(fd, data, len) != 0) {
 		spool_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		goto fail;
 	}
@@ -781,6 +764,17 @@ static void claim_init(struct claim *c)
 	c->job = NULL;
 }
 
+/* The claim takes over the locked fd and the job read from it; both are
+ * left empty here, so the caller's one cleanup path frees nothing of them. */
+static void claim_take(struct claim *c, const char *name, int *fd, struct job **job)
+{
+	snprintf(c->name, sizeof c->name, "%s", name); /* fits: valid_name */
+	c->fd = *fd;
+	c->job = *job;
+	*fd = -1;
+	*job = NULL;
+}
+
 void spool_release(struct claim *c)
 {
 	spool_close_fd(&c->fd);
@@ -973,11 +967,7 @@ enum spool_result spool_claim(struct spool *sp, const char *name, time_t now, st
 	if (rc != SPOOL_CLAIMED)
 		goto out;
 	spool_sync_after_move(sp, SPOOL_CUR, SPOOL_NEW);
-	snprintf(c->name, sizeof c->name, "%s", name); /* fits: valid_name */
-	c->fd = fd;
-	c->job = job;
-	fd = -1;
-	job = NULL;
+	claim_take(c, name, &fd, &job);
 out:
 	spool_close_fd(&fd);
 	job_free(job);
@@ -1056,11 +1046,7 @@ enum spool_result spool_adopt(struct spool *sp, const char *name, struct claim *
 		rc = shelve_unparsable(sp, SPOOL_CUR, name, fd, why, err, errlen);
 		goto out;
 	}
-	snprintf(c->name, sizeof c->name, "%s", name);
-	c->fd = fd;
-	c->job = job;
-	fd = -1;
-	job = NULL;
+	claim_take(c, name, &fd, &job);
 	rc = SPOOL_CLAIMED;
 out:
 	spool_close_fd(&fd);

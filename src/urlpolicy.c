@@ -150,20 +150,28 @@ struct url_parts {
 	size_t path_len;              /* up to the query or fragment */
 };
 
-static int parse_port(const char *p, size_t len, long *port)
+int urlpolicy_decimal(const char *p, size_t len, size_t max_digits, uint64_t *out)
 {
-	long v = 0;
+	uint64_t v = 0;
 
-	if (len == 0 || len > 5)
+	if (len == 0 || len > max_digits)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		if (!isdigit((unsigned char)p[i]))
 			return -1;
-		v = v * 10 + (p[i] - '0');
+		v = v * 10 + (uint64_t)(p[i] - '0');
 	}
-	if (v < 1 || v > 65535)
+	*out = v;
+	return 0;
+}
+
+static int parse_port(const char *p, size_t len, long *port)
+{
+	uint64_t v;
+
+	if (urlpolicy_decimal(p, len, 5, &v) < 0 || v < 1 || v > 65535)
 		return -1;
-	*port = v;
+	*port = (long)v;
 	return 0;
 }
 

@@ -6,8 +6,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define URLPOLICY_HOST_MAX 256
+
+/* The non-negative decimal of exactly len bytes at p, of at most max_digits
+ * digits (19 keeps it under 2^63): 0, or -1 when it is empty, longer, or not
+ * all digits. A port in a URL and the numbers of a Content-Range alike. */
+int urlpolicy_decimal(const char *p, size_t len, size_t max_digits, uint64_t *out);
 
 /* True when host may be downloaded from: patterns are download_hosts
  * entries. Case-insensitive; "*.zoom.us" matches names ending in ".zoom.us"

@@ -327,10 +327,7 @@ static enum outcome oauth_refused(const struct http_response *resp, struct resul
 	if (resp->body && zoomjson_parse_oauth(resp->body, resp->body_len, &token, &ttl, err,
 					       sizeof err) == 0)
 		err[0] = '\0';
-	if (token) {
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
+	crypto_free_secret(token);
 	return result_set(res, kind, "Zoom's OAuth endpoint answered %s%s%s: check zoom_account_id,"
 			  " zoom_client_id and zoom_client_secret",
 			  http_status_text(resp->status, text, sizeof text), err[0] ? "; " : "",
@@ -377,14 +374,8 @@ static enum outcome oauth_fetch(struct zoomauth *za, struct http_client *client,
 	cache_store(za);
 	log_event(LOG_INFO, "zoomauth.oauth_token", "expires_in=%ld", ttl);
 out:
-	if (auth) {
-		explicit_bzero(auth, strlen(auth));
-		free(auth);
-	}
-	if (token) {
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
+	crypto_free_secret(auth);
+	crypto_free_secret(token);
 	http_response_free(&resp);
 	return kind;
 }
@@ -538,14 +529,8 @@ static enum outcome api_ask(struct zoomauth *za, struct http_client *client,
 	kind = api_call(client, req, resp, res);
 	req->authorization = NULL;
 out:
-	if (auth) {
-		explicit_bzero(auth, strlen(auth));
-		free(auth);
-	}
-	if (refused) {
-		explicit_bzero(refused, strlen(refused));
-		free(refused);
-	}
+	crypto_free_secret(auth);
+	crypto_free_secret(refused);
 	return kind;
 }
 

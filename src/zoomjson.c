@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,17 +56,67 @@ static bool count_member(struct json_object *obj, const char *key, int64_t *out)
 	return true;
 }
 
+/* The string fields of a zfile and of a meeting, each read from the JSON
+ * member of that name and freed from the same table, so a field added to
+ * one is never missed by the other. */
+struct string_field {
+	const char *key;
+	size_t offset;
+};
+
+static const struct string_field file_fields[] = {
+	{ "id", offsetof(struct zfile, id) },
+	{ "meeting_id", offsetof(struct zfile, meeting_uuid) },
+	{ "recording_start", offsetof(struct zfile, recording_start) },
+	{ "recording_end", offsetof(struct zfile, recording_end) },
+	{ "file_type", offsetof(struct zfile, file_type) },
+	{ "file_extension", offsetof(struct zfile, file_extension) },
+	{ "download_url", offsetof(struct zfile, download_url) },
+	{ "status", offsetof(struct zfile, status) },
+	{ "recording_type", offsetof(struct zfile, recording_type) },
+};
+
+static const struct string_field meeting_fields[] = {
+	{ "uuid", offsetof(struct zevent, uuid) },
+	{ "topic", offsetof(struct zevent, topic) },
+	{ "host_id", offsetof(struct zevent, host_id) },
+	{ "host_email", offsetof(struct zevent, host_email) },
+	{ "account_id", offsetof(struct zevent, account_id) },
+	{ "start_time", offsetof(struct zevent, start_time) },
+};
+
+/* The field's pointer in record, through memcpy, not a char ** cast: the
+ * struct's bytes hold the pointer, and a cast from char * would not respect
+ * its alignment in the compiler's eyes. */
+static char *string_at(const void *record, const struct string_field *field)
+{
+	char *value;
+
+	memcpy(&value, (const char *)record + field->offset, sizeof value);
+	return value;
+}
+
+static void set_string_at(void *record, const struct string_field *field, char *value)
+{
+	memcpy((char *)record + field->offset, &value, sizeof value);
+}
+
+static void read_strings(struct json_object *obj, void *record, const struct string_field *fields,
+			 size_t n, bool *oom)
+{
+	for (size_t i = 0; i < n; i++)
+		set_string_at(record, &fields[i], dup_member(obj, fields[i].key, oom));
+}
+
+static void free_strings(void *record, const struct string_field *fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(string_at(record, &fields[i]));
+}
+
 static void read_file_entry(struct json_object *entry, struct zfile *f, bool *oom)
 {
-	f->id = dup_member(entry, "id", oom);
-	f->meeting_uuid = dup_member(entry, "meeting_id", oom);
-	f->recording_start = dup_member(entry, "recording_start", oom);
-	f->recording_end = dup_member(entry, "recording_end", oom);
-	f->file_type = dup_member(entry, "file_type", oom);
-	f->file_extension = dup_member(entry, "file_extension", oom);
-	f->download_url = dup_member(entry, "download_url", oom);
-	f->status = dup_member(entry, "status", oom);
-	f->recording_type = dup_member(entry, "recording_type", oom);
+	read_strings(entry, f, file_fields, sizeof file_fields / sizeof file_fields[0], oom);
 	f->has_file_size = count_member(entry, "file_size", &f->file_size);
 }
 
@@ -95,12 +146,8 @@ static int read_files(struct json_object *files, struct zevent *ev, bool *oom)
 static void read_meeting(struct json_object *object, struct zevent *ev, bool *oom)
 {
 	ev->has_object = object && json_object_is_type(object, json_type_object);
-	ev->uuid = dup_member(object, "uuid", oom);
-	ev->topic = dup_member(object, "topic", oom);
-	ev->host_id = dup_member(object, "host_id", oom);
-	ev->host_email = dup_member(object, "host_email", oom);
-	ev->account_id = dup_member(object, "account_id", oom);
-	ev->start_time = dup_member(object, "start_time", oom);
+	read_strings(object, ev, meeting_fields, sizeof meeting_fields / sizeof meeting_fields[0],
+		     oom);
 	ev->has_meeting_id = count_member(object, "id", &ev->meeting_id);
 	if (read_files(jsonget_member(object, "recording_files"), ev, oom) < 0)
 		*oom = true;
@@ -141,33 +188,16 @@ out:
 	return rc;
 }
 
-static void free_file(struct zfile *f)
-{
-	free(f->id);
-	free(f->meeting_uuid);
-	free(f->recording_start);
-	free(f->recording_end);
-	free(f->file_type);
-	free(f->file_extension);
-	free(f->download_url);
-	free(f->status);
-	free(f->recording_type);
-}
-
 void zoomjson_free_event(struct zevent *ev)
 {
 	for (size_t i = 0; i < ev->n_files; i++)
-		free_file(&ev->files[i]);
+		free_strings(&ev->files[i], file_fields,
+			     sizeof file_fields / sizeof file_fields[0]);
 	free(ev->files);
 	free(ev->event);
 	free(ev->download_token);
 	free(ev->plain_token);
-	free(ev->uuid);
-	free(ev->topic);
-	free(ev->host_id);
-	free(ev->host_email);
-	free(ev->account_id);
-	free(ev->start_time);
+	free_strings(ev, meeting_fields, sizeof meeting_fields / sizeof meeting_fields[0]);
 	memset(ev, 0, sizeof *ev);
 }
 

@@ -155,6 +155,21 @@ PY
 pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 is_prog() { [ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; } # pid name
 port80_free() { ! ss -ltn 2>/dev/null | awk '{print $4}' | grep -qE '(^|:)80$'; }
+# A signed event through the server on port 80 is answered 200 and its job
+# is in the spool's new/; on failure the diagnostics command's output (run
+# after the request: it says what the server did with it).
+check_spooled() { # label job-name diagnostics-command
+	st=$(post_event "$2")
+	[ "$st" = 200 ] && [ -f "/var/spool/zoom2s3/new/$2.json" ]
+	ok $? "$1: a signed event is answered 200, its job is in the spool's new/" "status $st; $($3)"
+}
+apache_diag() { tail -n 20 /var/log/apache2/error.log 2>&1; }
+lighttpd_diag() {
+	echo "lighttpd $lpid $(pid_alive "$lpid" && echo runs || echo "is gone")"
+	cat "$work/lighttpd.out" 2>/dev/null
+	tail -n 20 /var/log/lighttpd/error.log 2>&1
+	ss -ltnp 2>&1 | grep -E ':80 '
+}
 
 # Apache + mod_fcgid: a2enconf zoom2s3
 if [ ! -x /usr/sbin/apache2 ] || [ ! -f /etc/apache2/mods-available/fcgid.load ]; then
@@ -175,10 +190,7 @@ else
 		out="port 80 is taken by another server"
 	fi
 	ok $? "Apache (re)loaded with the snippet" "$out"
-	st=$(post_event deb-apache-1)
-	[ "$st" = 200 ] && [ -f /var/spool/zoom2s3/new/deb-apache-1.json ]
-	ok $? "Apache: a signed event is answered 200, its job is in the spool's new/" \
-		"status $st; $(tail -n 20 /var/log/apache2/error.log 2>&1)"
+	check_spooled Apache deb-apache-1 apache_diag
 	out=$(a2disconf -q zoom2s3 2>&1)
 	ok $? "a2disconf zoom2s3" "$out"
 	[ "$fcgid_was" = on ] || a2dismod -q fcgid >/dev/null 2>&1
@@ -219,13 +231,7 @@ else
 		out="port 80 is taken by another server"
 	fi
 	ok $? "lighttpd (re)loaded with the snippet" "$out"
-	st=$(post_event deb-lighttpd-1)
-	[ "$st" = 200 ] && [ -f /var/spool/zoom2s3/new/deb-lighttpd-1.json ]
-	ok $? "lighttpd: a signed event is answered 200, its job is in the spool's new/" \
-		"status $st; lighttpd $lpid $(pid_alive "$lpid" && echo runs || echo "is gone")
-$(cat "$work/lighttpd.out" 2>/dev/null)
-$(tail -n 20 /var/log/lighttpd/error.log 2>&1)
-$(ss -ltnp 2>&1 | grep -E ':80 ')"
+	check_spooled lighttpd deb-lighttpd-1 lighttpd_diag
 	out=$(lighty-disable-mod zoom2s3 2>&1)
 	[ ! -e /etc/lighttpd/conf-enabled/50-zoom2s3.conf ]
 	ok $? "lighty-disable-mod zoom2s3" "$out"

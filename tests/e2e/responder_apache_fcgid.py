@@ -13,11 +13,4 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import webrig  # noqa: E402
 
-
-
-def main(tap):
-    webrig.run_server_suite(tap, "apache-fcgid")
-    webrig.run_hand_made_spool(tap, "apache-fcgid")
-
-
-webrig.run_test(main, webrig.TOOLS["apache-fcgid"])
+webrig.run_servers_test(["apache-fcgid"])

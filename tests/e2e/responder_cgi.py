@@ -14,12 +14,4 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import webrig  # noqa: E402
 
-
-def main(tap):
-    webrig.run_server_suite(tap, "apache-cgi")
-    webrig.run_server_suite(tap, "lighttpd-cgi")
-    webrig.run_hand_made_spool(tap, "apache-cgi")
-    webrig.run_hand_made_spool(tap, "lighttpd-cgi")
-
-
-webrig.run_test(main, webrig.TOOLS["apache-cgi"] + webrig.TOOLS["lighttpd-cgi"])
+webrig.run_servers_test(["apache-cgi", "lighttpd-cgi"])

@@ -17,7 +17,6 @@ shim also holds a responder at the chosen point so the kill lands inside
 the request. The order and timing of the faults come from a seed, printed
 first: ZOOM2S3_CHAOS_SEED=N replays it."""
 
-import errno
 import json
 import os
 import queue
@@ -88,27 +87,7 @@ class Chaos:
     # -- faults --
     def fill(self):
         """Fills the tmpfs under the spool with a root-owned dot file."""
-        path = os.path.join(self.ws.spool, ".filler")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            while True:
-                os.write(fd, b"\0" * 65536)
-        except OSError as e:
-            if e.errno != errno.ENOSPC:
-                raise
-        finally:
-            os.close(fd)
-        # the last pages too
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        try:
-            while True:
-                os.write(fd, b"\0" * 4096)
-        except OSError as e:
-            if e.errno != errno.ENOSPC:
-                raise
-        finally:
-            os.close(fd)
-        return path
+        return webrig.fill_fs(os.path.join(self.ws.spool, ".filler"))
 
     def remount(self, opt):
         """mount -o remount,opt; a tmpfs with a file open for writing
@@ -290,9 +269,10 @@ def burst(tap, ws, srv, rng, label, mounted):
 
 def round_(tap, rng, label, use_mount):
     ws = webrig.Workspace()
-    srv = None
-    try:
-        mounted = False
+    mounted = False
+
+    def start():
+        nonlocal mounted
         if use_mount:
             mounted = ws.mount_tmpfs(ws.spool, "2m")
             if not mounted:
@@ -315,22 +295,16 @@ def round_(tap, rng, label, use_mount):
         env = {"LD_PRELOAD": shim, "ZOOM2S3_SHIM_DIR": os.path.realpath(ws.spool),
                "ZOOM2S3_SHIM_CONTROL": os.path.join(shim_dir, "control"),
                "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
-        srv = ShimLighttpd(ws, env)
-        with srv:
-            a = srv.post_signed(recording_event("warm-up-%s==" % label,
-                                                [rec_file("warm-%s" % label)]))
-            tap.eq(a.status, 200, "%s: the responder answers (shim preloaded)" % label)
-            os.unlink(os.path.join(ws.spool, "new", job_name("warm-%s" % label)))
-            burst(tap, ws, srv, rng, label, mounted)
-            webrig.case_no_secret(tap, srv)
-        webrig.case_after_stop(tap, srv)
-    except Exception:
-        import traceback
-        tap.ok(False, "%s: ran to its end" % label, traceback.format_exc())
-        if srv:
-            srv.print_logs()
-    finally:
-        ws.cleanup()
+        return ShimLighttpd(ws, env)
+
+    def warm_up_then_burst(srv):
+        a = srv.post_signed(recording_event("warm-up-%s==" % label,
+                                            [rec_file("warm-%s" % label)]))
+        tap.eq(a.status, 200, "%s: the responder answers (shim preloaded)" % label)
+        os.unlink(os.path.join(ws.spool, "new", job_name("warm-%s" % label)))
+        burst(tap, ws, srv, rng, label, mounted)
+
+    webrig.run_on_server(tap, ws, start, warm_up_then_burst, "%s: ran to its end" % label)
 
 
 def main(tap):

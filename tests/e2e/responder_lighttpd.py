@@ -12,11 +12,4 @@ sys.path.insert(0, os.path.join(os.environ.get("top_srcdir") or
                                 "tests", "rig"))
 import webrig  # noqa: E402
 
-
-
-def main(tap):
-    webrig.run_server_suite(tap, "lighttpd")
-    webrig.run_hand_made_spool(tap, "lighttpd")
-
-
-webrig.run_test(main, webrig.TOOLS["lighttpd"])
+webrig.run_servers_test(["lighttpd"])

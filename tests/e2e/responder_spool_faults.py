@@ -8,7 +8,6 @@ spool_dir that does not exist answers 503 until it is made, then works
 without a restart; a move into new/ that fails halfway through an event
 leaves none of it in new/; a spool_dir replaced by a new directory while
 the responder runs gets the next event."""
-import errno
 import json
 import os
 import sys
@@ -25,17 +24,7 @@ PAGE = 4096
 def fill(fs_dir):
     """Fills the file system under fs_dir with a root-owned dot file (the
     spool ignores dot files). Returns its path."""
-    filler = os.path.join(fs_dir, ".filler")
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * PAGE)
-    except OSError as e:
-        if e.errno != errno.ENOSPC:
-            raise
-    finally:
-        os.close(fd)
-    return filler
+    return webrig.fill_fs(os.path.join(fs_dir, ".filler"))
 
 
 def event_of(srv, tag, n_files):
@@ -168,31 +157,28 @@ def case_spool_replaced(tap, srv):
 
 def faults_on(tap, kind):
     ws = webrig.Workspace()
-    srv = None
-    try:
+    mounted = False
+
+    def start():
+        nonlocal mounted
         mounted = ws.mount_tmpfs(ws.spool, "256k")
         if mounted:
             webrig.make_spool(ws.spool)
-        srv = webrig.SERVERS[kind](ws)
-        with srv:
-            for case in (lambda: case_full_disk(tap, srv, mounted),
-                         lambda: case_unwritable(tap, srv),
-                         lambda: case_partial_move(tap, srv),
-                         lambda: case_missing_spool(tap, srv),
-                         lambda: case_spool_replaced(tap, srv)):
-                failed = tap.failed
-                case()
-                if tap.failed > failed:
-                    srv.print_logs()
-            webrig.case_no_secret(tap, srv)
-        webrig.case_after_stop(tap, srv)
-    except Exception:
-        import traceback
-        tap.ok(False, "%s: spool faults ran to their end" % kind, traceback.format_exc())
-        if srv:
-            srv.print_logs()
-    finally:
-        ws.cleanup()
+        return webrig.SERVERS[kind](ws)
+
+    def run_cases(srv):
+        for case in (lambda: case_full_disk(tap, srv, mounted),
+                     lambda: case_unwritable(tap, srv),
+                     lambda: case_partial_move(tap, srv),
+                     lambda: case_missing_spool(tap, srv),
+                     lambda: case_spool_replaced(tap, srv)):
+            failed = tap.failed
+            case()
+            if tap.failed > failed:
+                srv.print_logs()
+
+    webrig.run_on_server(tap, ws, start, run_cases,
+                         "%s: spool faults ran to their end" % kind)
 
 
 def main(tap):

@@ -301,14 +301,9 @@ def case_watch(tap, rig):
 
 
 def body(tap, rig):
-    case_keep(tap, rig)
-    case_trash_and_delay(tap, rig)
-    case_delete(tap, rig)
-    case_not_ours(tap, rig)
-    case_unverified(tap, rig)
-    case_gone_and_retry(tap, rig)
-    case_metrics(tap, rig)
-    case_watch(tap, rig)
+    for case in (case_keep, case_trash_and_delay, case_delete, case_not_ours,
+                 case_unverified, case_gone_and_retry, case_metrics, case_watch):
+        case(tap, rig)
 
 
 if __name__ == "__main__":

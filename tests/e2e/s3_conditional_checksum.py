@@ -153,11 +153,10 @@ def case_no_list_uploads(tap, rig, ctl, zoom_url):
 
 def body(tap, rig):
     def cases(ctl, zoom_url):
-        case_sha256(tap, rig, ctl, zoom_url)
-        case_none(tap, rig, ctl, zoom_url)
-        case_taken_late(tap, rig, ctl, zoom_url)
-        case_no_list_uploads(tap, rig, ctl, zoom_url)
+        for case in (case_sha256, case_none, case_taken_late, case_no_list_uploads):
+            case(tap, rig, ctl, zoom_url)
     with_proxy(rig, cases)
+
 
 if __name__ == "__main__":
     spoolrig.main("s3_conditional_checksum", body)

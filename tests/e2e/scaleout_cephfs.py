@@ -438,19 +438,15 @@ def main():
     tap = Tap()
     rig = Rig(tap)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        rig.setup()
+
+    def cases():
         fs_guarantees(tap, rig.cl, "probe", "probe")
         fids = case_responders(rig)
         case_rescan(rig)
         case_race(rig, fids)
         case_takeover(rig)
-    except Exception:
-        import traceback
-        tap.ok(False, "the test ran to its end", traceback.format_exc())
-    finally:
-        rig.cleanup()
-    return tap.finish()
+
+    return webrig.run_to_end(tap, rig, cases, "the test ran to its end")
 
 
 if __name__ == "__main__":

@@ -190,11 +190,9 @@ def with_proxy(rig, cases):
 
 def body(tap, rig):
     def cases(ctl, zoom_url):
-        case_cut_head(tap, rig, ctl, zoom_url)
-        case_cut_redirect(tap, rig, ctl, zoom_url)
-        case_lost_create(tap, rig, ctl, zoom_url)
-        case_create_in_flight(tap, rig, ctl, zoom_url)
-        case_every_mode(tap, rig, ctl, zoom_url)
+        for case in (case_cut_head, case_cut_redirect, case_lost_create,
+                     case_create_in_flight, case_every_mode):
+            case(tap, rig, ctl, zoom_url)
         tap.eq(rig.uploads(), [], "no multipart upload left in the bucket")
         st = ctl.stats()
         tap.diag("proxy: %d requests, faults %r" % (st["requests"], st["faults"]))

@@ -49,6 +49,23 @@ static void check_strict(const char *text, size_t len)
 	json_tokener_free(tok);
 }
 
+/* job written (strict JSON, or abort) and read back (or abort): the text in
+ * *text for the caller to free, the job read back returned. */
+static struct job *round_trip(const struct job *job, char **text, size_t *len)
+{
+	char err[256];
+	struct job *back;
+
+	*text = job_serialize(job, len);
+	if (!*text)
+		abort();
+	check_strict(*text, *len);
+	back = job_parse(*text, *len, err, sizeof err);
+	if (!back)
+		abort(); /* we could not read our own job file */
+	return back;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
@@ -60,19 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!job)
 		return 0;
 	poke(job);
-	text = job_serialize(job, &len);
-	if (!text)
-		abort();
-	check_strict(text, len);
-	back = job_parse(text, len, err, sizeof err);
-	if (!back)
-		abort(); /* we could not read our own job file */
-	again = job_serialize(back, &len2);
-	if (!again)
-		abort();
-	settled = job_parse(again, len2, err, sizeof err);
-	if (!settled)
-		abort();
+	back = round_trip(job, &text, &len);
+	settled = round_trip(back, &again, &len2);
 	fourth = job_serialize(settled, &len4);
 	if (!fourth || len4 != len2 || memcmp(again, fourth, len2) != 0)
 		abort(); /* read-write cycles must settle */
@@ -83,12 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	job_set_str(back, "last_error", "fuzz \"quoted\" /slash\n");
 	job_part_add(back, 1, "\"etag\"", 5 * 1024 * 1024);
 	job_remove(back, "download_token");
-	third = job_serialize(back, &len3);
-	if (!third)
-		abort();
-	edited = job_parse(third, len3, err, sizeof err);
-	if (!edited)
-		abort();
+	edited = round_trip(back, &third, &len3);
 	poke(edited);
 	job_parts_clear(edited);
 

@@ -1763,25 +1763,9 @@ class FakeZoomControl(_AccountControl, _Common):
 def start_subprocess(state_dir, python=None, timeout=20, extra_args=()):
     """Run fakezoom.py as a child (ephemeral ports); returns (Popen,
     FakeZoomControl).  Stop it with proc.terminate(); proc.wait()."""
-    import subprocess
-    python = python or sys.executable
-    proc = subprocess.Popen(
-        [python, os.path.abspath(__file__), "--port", "0",
-         "--state-dir", state_dir] + list(extra_args),
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    line = b""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if r:
-            line = proc.stdout.readline()
-            break
-        if proc.poll() is not None:
-            break
-    if not line.startswith(b"READY "):
-        proc.kill()
-        proc.wait()
-        raise RuntimeError("fakezoom did not start: %r" % line)
+    from childproc import start_ready
+    proc = start_ready([python or sys.executable, os.path.abspath(__file__), "--port", "0",
+                        "--state-dir", state_dir] + list(extra_args), "fakezoom", timeout)
     return proc, FakeZoomControl.from_state_dir(state_dir)
 
 

@@ -119,16 +119,21 @@ class Reader:
             raise Closed("peer closed")
         self.buf += data
 
-    def head(self):
-        """Bytes up to and including the blank line."""
+    def until(self, end, too_long):
+        """Bytes up to and including end; Closed(too_long) past HEAD_MAX."""
         while True:
-            i = self.buf.find(b"\r\n\r\n")
+            i = self.buf.find(end)
             if i >= 0:
-                out, self.buf = self.buf[:i + 4], self.buf[i + 4:]
+                i += len(end)
+                out, self.buf = self.buf[:i], self.buf[i:]
                 return out
             if len(self.buf) > HEAD_MAX:
-                raise Closed("header too long")
+                raise Closed(too_long)
             self.fill()
+
+    def head(self):
+        """Bytes up to and including the blank line."""
+        return self.until(b"\r\n\r\n", "header too long")
 
     def some(self, limit):
         """Up to limit bytes (at least one)."""
@@ -138,14 +143,7 @@ class Reader:
         return out
 
     def line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                out, self.buf = self.buf[:i + 2], self.buf[i + 2:]
-                return out
-            if len(self.buf) > HEAD_MAX:
-                raise Closed("chunk line too long")
-            self.fill()
+        return self.until(b"\r\n", "chunk line too long")
 
 
 def parse_head(raw):
@@ -752,23 +750,9 @@ class FaultProxyControl:
 def start_subprocess(args, state_file, python=None, timeout=20):
     """Runs faultproxy.py with args; returns (Popen, info dict from its
     state file: seed, control url, and each route's port and url)."""
-    import subprocess
-    proc = subprocess.Popen([python or sys.executable, os.path.abspath(__file__),
-                             "--state", state_file] + list(args),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    line = b""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if r:
-            line = proc.stdout.readline()
-            break
-        if proc.poll() is not None:
-            break
-    if not line.startswith(b"READY "):
-        proc.kill()
-        proc.wait()
-        raise RuntimeError("faultproxy did not start: %r" % line)
+    from childproc import start_ready
+    proc = start_ready([python or sys.executable, os.path.abspath(__file__),
+                        "--state", state_file] + list(args), "faultproxy", timeout)
     with open(state_file) as f:
         return proc, json.load(f)
 

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 
+import childproc
 import webrig  # noqa: F401  (skip_all, Tap: one of each)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -272,13 +273,7 @@ class Host:
 
 def end(proc, grace=10):
     """SIGTERM, then SIGKILL after grace seconds; reaped either way."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    childproc.stop(proc, grace)
 
 
 def wait_for(fn, timeout, step=0.1):

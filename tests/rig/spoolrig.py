@@ -42,6 +42,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import childproc  # noqa: E402
 import fakezoom  # noqa: E402
 import motorig  # noqa: E402
 import s3util  # noqa: E402
@@ -503,12 +504,7 @@ class Rig:
             p.log.close()
         self.procs = []
         if self.fz_proc is not None:
-            self.fz_proc.terminate()
-            try:
-                self.fz_proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.fz_proc.kill()
-                self.fz_proc.wait()
+            childproc.stop(self.fz_proc, 10)
         if self.s3_held:
             if self.s3 is not None and self.bucket is not None:
                 try:

@@ -18,6 +18,7 @@ with their @PLACEHOLDERS@ replaced. Logs stay in the workspace; tail() gives
 their ends for TAP diagnostics.
 """
 
+import errno
 import glob
 import grp
 import hashlib
@@ -83,6 +84,19 @@ class Tap:
     def finish(self):
         print("1..%d" % self.n, flush=True)
         return 1 if self.failed else 0
+
+
+def run_to_end(tap, rig, body, what):
+    """rig.setup(), body(), rig.cleanup() whatever happens; an exception is
+    one failing line named what.  Returns the exit status (tap.finish)."""
+    try:
+        rig.setup()
+        body()
+    except Exception:
+        tap.ok(False, what, traceback.format_exc())
+    finally:
+        rig.cleanup()
+    return tap.finish()
 
 
 def skip_all(reason):
@@ -231,6 +245,24 @@ def web_ids():
 
 
 SPOOL_STATES = ("tmp", "new", "cur", "done", "failed")
+
+
+def fill_fs(path):
+    """Writes the file path (created 0600, root's) until its file system
+    is full: 64 KiB at a time until ENOSPC, then the last pages one by one.
+    The spool ignores dot files, so a ".filler" in it takes only space."""
+    for flags, chunk in ((os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 65536),
+                         (os.O_WRONLY | os.O_APPEND, 4096)):
+        fd = os.open(path, flags, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * chunk)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+        finally:
+            os.close(fd)
+    return path
 
 
 def make_spool(path):
@@ -1393,27 +1425,51 @@ def run_hand_made_spool(tap, kind):
         ws.cleanup()
 
 
-def run_server_suite(tap, kind, cases=ANSWER_TABLE):
-    """Every shared case against one server kind, in its own workspace."""
-    ws = Workspace()
+def run_servers_test(kinds):
+    """The whole test of a responder_<server>.py: under each server kind in
+    turn every shared case, then under each a spool made by hand."""
+    def main(tap):
+        for kind in kinds:
+            run_server_suite(tap, kind)
+        for kind in kinds:
+            run_hand_made_spool(tap, kind)
+
+    run_test(main, [tool for kind in kinds for tool in TOOLS[kind]])
+
+
+def run_on_server(tap, ws, start, body, what):
+    """srv = start() (which may prepare ws first), body(srv) while it
+    serves, then the checks every responder run ends with: no secret in
+    its logs, nothing left once stopped.  An exception is one failing line
+    named what, with the server's logs; ws is always cleaned up."""
     srv = None
     try:
-        srv = SERVERS[kind](ws)
+        srv = start()
         with srv:
-            for case in cases:
-                failed = tap.failed
-                try:
-                    case(tap, srv)
-                except Exception:
-                    tap.ok(False, "%s: %s ran to its end" % (kind, case.__name__),
-                           traceback.format_exc())
-                if tap.failed > failed:
-                    srv.print_logs()
+            body(srv)
             case_no_secret(tap, srv)
         case_after_stop(tap, srv)
     except Exception:
-        tap.ok(False, "%s: server ran" % kind, traceback.format_exc())
+        tap.ok(False, what, traceback.format_exc())
         if srv:
             srv.print_logs()
     finally:
         ws.cleanup()
+
+
+def run_server_suite(tap, kind, cases=ANSWER_TABLE):
+    """Every shared case against one server kind, in its own workspace."""
+    ws = Workspace()
+
+    def run_cases(srv):
+        for case in cases:
+            failed = tap.failed
+            try:
+                case(tap, srv)
+            except Exception:
+                tap.ok(False, "%s: %s ran to its end" % (kind, case.__name__),
+                       traceback.format_exc())
+            if tap.failed > failed:
+                srv.print_logs()
+
+    run_on_server(tap, ws, lambda: SERVERS[kind](ws), run_cases, "%s: server ran" % kind)

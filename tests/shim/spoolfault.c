@@ -140,18 +140,24 @@ static int act(enum op op, bool to_new, bool is_dir)
 	return 0;
 }
 
+/* Whether the call is to fail, with errno set to what it fails with. */
+static bool fails(enum op op, bool to_new, bool is_dir)
+{
+	int e = act(op, to_new, is_dir);
+
+	if (e != 0)
+		errno = e;
+	return e != 0;
+}
+
 #define NEXT(name, type) ((type)dlsym(RTLD_NEXT, name))
 
 ssize_t write(int fd, const void *buf, size_t count)
 {
-	int e;
-
 	if (is_active() && fd_in_dir(fd)) {
 		links_seen = 0; /* jobs are written to tmp/ before any link */
-		if ((e = act(OP_WRITE, false, false)) != 0) {
-			errno = e;
+		if (fails(OP_WRITE, false, false))
 			return -1;
-		}
 	}
 	return NEXT("write", ssize_t (*)(int, const void *, size_t))(fd, buf, count);
 }
@@ -159,13 +165,10 @@ ssize_t write(int fd, const void *buf, size_t count)
 int fsync(int fd)
 {
 	struct stat st;
-	int e;
 
 	if (is_active() && fd_in_dir(fd) &&
-	    (e = act(OP_FSYNC, false, fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))) != 0) {
-		errno = e;
+	    fails(OP_FSYNC, false, fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)))
 		return -1;
-	}
 	return NEXT("fsync", int (*)(int))(fd);
 }
 
@@ -174,51 +177,46 @@ static bool writes(int flags)
 	return (flags & (O_CREAT | O_WRONLY | O_RDWR | O_TRUNC)) != 0;
 }
 
+/* open's third argument: there only when flags create a file. */
+static mode_t mode_arg(int flags, va_list ap)
+{
+	return flags & (O_CREAT | O_TMPFILE) ? (mode_t)va_arg(ap, int) : 0;
+}
+
 int openat(int dirfd, const char *path, int flags, ...)
 {
-	mode_t mode = 0;
 	va_list ap;
-	int e;
+	mode_t mode;
 
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_start(ap, flags);
-		mode = (mode_t)va_arg(ap, int);
-		va_end(ap);
-	}
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
 	if (is_active() && writes(flags) && at_in_dir(dirfd, path) &&
-	    (e = act(OP_CREATE, false, false)) != 0) {
-		errno = e;
+	    fails(OP_CREATE, false, false))
 		return -1;
-	}
 	return NEXT("openat", int (*)(int, const char *, int, ...))(dirfd, path, flags, mode);
 }
 
 int open(const char *path, int flags, ...)
 {
-	mode_t mode = 0;
 	va_list ap;
+	mode_t mode;
 
-	if (flags & (O_CREAT | O_TMPFILE)) {
-		va_start(ap, flags);
-		mode = (mode_t)va_arg(ap, int);
-		va_end(ap);
-	}
+	va_start(ap, flags);
+	mode = mode_arg(flags, ap);
+	va_end(ap);
 	return openat(AT_FDCWD, path, flags, mode);
 }
 
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
 {
-	int e;
-
 	if (is_active() && at_in_dir(newdirfd, newpath)) {
 		bool to_new = strncmp(newpath, "new/", 4) == 0 || strstr(newpath, "/new/");
 
 		if (to_new)
 			links_seen++;
-		if ((e = act(OP_LINK, to_new, false)) != 0) {
-			errno = e;
+		if (fails(OP_LINK, to_new, false))
 			return -1;
-		}
 	}
 	return NEXT("linkat", int (*)(int, const char *, int, const char *, int))(
 		olddirfd, oldpath, newdirfd, newpath, flags);
@@ -226,13 +224,9 @@ int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
 
 int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
-	int e;
-
 	if (is_active() && at_in_dir(newdirfd, newpath) &&
-	    (e = act(OP_RENAME, false, false)) != 0) {
-		errno = e;
+	    fails(OP_RENAME, false, false))
 		return -1;
-	}
 	return NEXT("renameat", int (*)(int, const char *, int, const char *))(
 		olddirfd, oldpath, newdirfd, newpath);
 }
@@ -240,35 +234,23 @@ int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpat
 int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
 	      unsigned int flags)
 {
-	int e;
-
 	if (is_active() && at_in_dir(newdirfd, newpath) &&
-	    (e = act(OP_RENAME, false, false)) != 0) {
-		errno = e;
+	    fails(OP_RENAME, false, false))
 		return -1;
-	}
 	return NEXT("renameat2", int (*)(int, const char *, int, const char *, unsigned int))(
 		olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
 int unlinkat(int dirfd, const char *path, int flags)
 {
-	int e;
-
-	if (is_active() && at_in_dir(dirfd, path) && (e = act(OP_UNLINK, false, false)) != 0) {
-		errno = e;
+	if (is_active() && at_in_dir(dirfd, path) && fails(OP_UNLINK, false, false))
 		return -1;
-	}
 	return NEXT("unlinkat", int (*)(int, const char *, int))(dirfd, path, flags);
 }
 
 int mkdirat(int dirfd, const char *path, mode_t mode)
 {
-	int e;
-
-	if (is_active() && at_in_dir(dirfd, path) && (e = act(OP_MKDIR, false, false)) != 0) {
-		errno = e;
+	if (is_active() && at_in_dir(dirfd, path) && fails(OP_MKDIR, false, false))
 		return -1;
-	}
 	return NEXT("mkdirat", int (*)(int, const char *, mode_t))(dirfd, path, mode);
 }

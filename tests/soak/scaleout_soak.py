@@ -48,7 +48,6 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "rig"))
 sys.path.insert(0, HERE)
 import fakezoom  # noqa: E402
 import faultproxy  # noqa: E402
-import s3util  # noqa: E402
 import scaleout  # noqa: E402
 import soak  # noqa: E402
 import webrig  # noqa: E402
@@ -97,10 +96,7 @@ class ScaleoutSoak(soak.Soak):
         log("Ceph with CephFS and two mounts up in %.1f s" % self.cl.start_seconds)
         env = self.cl.env
         self.s3env = env
-        self.s3 = s3util.S3(env["S3_ENDPOINT"], env["AWS_ACCESS_KEY_ID"],
-                            env["AWS_SECRET_ACCESS_KEY"], env["S3_REGION"])
-        self.bucket = "sos-%s" % os.urandom(3).hex()
-        self.s3.create_bucket(self.bucket)
+        self.s3, self.bucket = soak.new_bucket(env, "sos-%s" % os.urandom(3).hex())
         fzp, self.fz = self.start_fakezoom(os.path.join(self.root, "fakezoom"))
         self.procs.append(fzp)
         self.zoom_url = self.fz.base_url
@@ -440,17 +436,13 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tap = webrig.Tap()
     s = ScaleoutSoak(a)
-    try:
-        s.setup()
+
+    def run():
         plan = soak.Plan(random.Random(a.seed), a.events, 0)
         s.run(plan)
-        text = s.check(tap, plan)
-        s.summary(text)
-    except Exception:
-        tap.ok(False, "the soak ran to its end", traceback.format_exc())
-    finally:
-        s.cleanup()
-    return tap.finish()
+        s.summary(s.check(tap, plan))
+
+    return webrig.run_to_end(tap, s, run, "the soak ran to its end")
 
 
 if __name__ == "__main__":

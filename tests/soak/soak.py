@@ -59,7 +59,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
@@ -91,20 +90,21 @@ def log(msg):
     print("# " + msg, flush=True)
 
 
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
+class Tap(webrig.Tap):
+    """webrig's TAP, each diagnostic cut to its first 40 lines: a soak's
+    logs are long."""
 
     def ok(self, cond, name, *diag):
-        self.n += 1
-        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, name), flush=True)
-        if not cond:
-            self.failed += 1
-            for d in diag:
-                for line in str(d).splitlines()[:40]:
-                    log(line)
-        return cond
+        return super().ok(cond, name, *("\n".join(str(d).splitlines()[:40]) for d in diag))
+
+
+def new_bucket(env, name):
+    """An S3 client for the RGW that env (rgw.sh env) names, and the bucket
+    name created on it."""
+    s3 = s3util.S3(env["S3_ENDPOINT"], env["AWS_ACCESS_KEY_ID"],
+                   env["AWS_SECRET_ACCESS_KEY"], env["S3_REGION"])
+    s3.create_bucket(name)
+    return s3, name
 
 
 def job_name(fid):
@@ -299,10 +299,7 @@ class Soak:
         self.rgw("start")
         env = dict(line.split("=", 1) for line in self.rgw("env").split())
         self.s3env = env
-        self.s3 = s3util.S3(env["S3_ENDPOINT"], env["AWS_ACCESS_KEY_ID"],
-                            env["AWS_SECRET_ACCESS_KEY"], env["S3_REGION"])
-        self.bucket = "soak-%s" % os.urandom(4).hex()
-        self.s3.create_bucket(self.bucket)
+        self.s3, self.bucket = new_bucket(env, "soak-%s" % os.urandom(4).hex())
 
         fzp, self.fz = self.start_fakezoom(os.path.join(self.root, "fakezoom"))
         self.track(fzp)
@@ -875,20 +872,15 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tap = Tap()
     soak = Soak(a)
-    try:
-        soak.setup()
+
+    def run():
         plan = Plan(random.Random(a.seed), a.events, a.big_files)
         soak.register(plan)
         by_id = soak.chaos(plan)
         soak.quiesce()
-        sp_text = soak.check(tap, plan, by_id)
-        soak.summary(plan, sp_text)
-    except Exception:
-        tap.ok(False, "the soak ran to its end", traceback.format_exc())
-    finally:
-        soak.cleanup()
-    print("1..%d" % tap.n, flush=True)
-    return 1 if tap.failed else 0
+        soak.summary(plan, soak.check(tap, plan, by_id))
+
+    return webrig.run_to_end(tap, soak, run, "the soak ran to its end")
 
 
 if __name__ == "__main__":

@@ -86,22 +86,42 @@ static int finish(struct s3_client *c, enum outcome o, const struct result *r)
 	return s3_upload_gone(c) ? 12 : 10;
 }
 
-static int cmd_put(struct s3_client *c, char **argv, int argc)
+/* finish, with what the command made (an ETag, an upload id) on stdout
+ * when it was done. */
+static int finish_with(struct s3_client *c, enum outcome o, const struct result *r,
+		       const char *made)
 {
-	struct s3_meta meta = {argc > 2 ? argv[2] : NULL, argc > 3 ? argv[3] : NULL, NULL, false};
+	if (o == OUTCOME_DONE)
+		printf("%s\n", made);
+	return finish(c, o, r);
+}
+
+/* Sends the file at path as the object key (a PUT with meta), or as part
+ * part of the multipart upload upload_id; prints its ETag. */
+static int send_file(struct s3_client *c, const char *key, const char *path,
+		     const struct s3_meta *meta, const char *upload_id, int part)
+{
 	char etag[S3_ETAG_MAX];
 	struct result r;
 	size_t len;
-	char *buf = read_all(argv[1], &len);
+	char *buf = read_all(path, &len);
 	enum outcome o;
 
 	if (!buf)
 		return 2;
-	o = s3_put(c, argv[0], buf, len, &meta, etag, &r);
+	if (upload_id)
+		o = s3_mpu_upload_part(c, key, upload_id, part, buf, len, etag, &r);
+	else
+		o = s3_put(c, key, buf, len, meta, etag, &r);
 	free(buf);
-	if (o == OUTCOME_DONE)
-		printf("%s\n", etag);
-	return finish(c, o, &r);
+	return finish_with(c, o, &r, etag);
+}
+
+static int cmd_put(struct s3_client *c, char **argv, int argc)
+{
+	struct s3_meta meta = {argc > 2 ? argv[2] : NULL, argc > 3 ? argv[3] : NULL, NULL, false};
+
+	return send_file(c, argv[0], argv[1], &meta, NULL, 0);
 }
 
 /* Upload the parts of buf, then compare what ListParts says with them. */
@@ -187,26 +207,12 @@ static int cmd_create(struct s3_client *c, char **argv, int argc)
 	struct result r;
 	enum outcome o = s3_mpu_create(c, argv[0], &meta, id, &r);
 
-	if (o == OUTCOME_DONE)
-		printf("%s\n", id);
-	return finish(c, o, &r);
+	return finish_with(c, o, &r, id);
 }
 
 static int cmd_upload_part(struct s3_client *c, char **argv)
 {
-	char etag[S3_ETAG_MAX];
-	struct result r;
-	size_t len;
-	char *buf = read_all(argv[3], &len);
-	enum outcome o;
-
-	if (!buf)
-		return 2;
-	o = s3_mpu_upload_part(c, argv[0], argv[1], atoi(argv[2]), buf, len, etag, &r);
-	free(buf);
-	if (o == OUTCOME_DONE)
-		printf("%s\n", etag);
-	return finish(c, o, &r);
+	return send_file(c, argv[0], argv[3], NULL, argv[1], atoi(argv[2]));
 }
 
 static int cmd_list_parts(struct s3_client *c, char **argv, bool complete)

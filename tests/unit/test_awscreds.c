@@ -25,11 +25,27 @@ struct imds_stub {
 	int saw_token_put; /* the PUT carried the TTL header */
 };
 
+/* Lets go of the stub's lock, then answers: never a reply under a lock. */
+static void reply_unlocked(pthread_mutex_t *lock, int fd, int status, const char *headers,
+			   const char *body, size_t len)
+{
+	pthread_mutex_unlock(lock);
+	httpstub_reply(fd, status, headers, body, len);
+}
+
+/* The ISO 8601 UTC time seconds from now, as the credential sources write
+ * their Expiration. */
+static void expiration_in(long seconds, char exp[64])
+{
+	time_t t = time(NULL) + seconds;
+
+	strftime(exp, 64, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
 static void imds_handler(void *ctx, const struct httpstub_request *req, int fd)
 {
 	struct imds_stub *st = ctx;
 	char value[256], json[1024], exp[64];
-	time_t t;
 	int n;
 
 	if (strcmp(req->method, "PUT") == 0 && strcmp(req->target, "/latest/api/token") == 0) {
@@ -57,21 +73,18 @@ static void imds_handler(void *ctx, const struct httpstub_request *req, int fd)
 	}
 	pthread_mutex_lock(&st->lock);
 	if (st->fail_creds) {
-		pthread_mutex_unlock(&st->lock);
-		httpstub_reply(fd, 500, NULL, "", 0);
+		reply_unlocked(&st->lock, fd, 500, NULL, "", 0);
 		return;
 	}
 	st->fetches++;
-	t = time(NULL) + st->lifetime;
-	strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	expiration_in(st->lifetime, exp);
 	n = snprintf(json, sizeof json,
 		     "{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-11-26T20:00:00Z\",\n"
 		     "  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"ASIASTUB%04d\",\n"
 		     "  \"SecretAccessKey\" : \"stub\\/secret-%04d\",\n"
 		     "  \"Token\" : \"stub-session-token-%04d\",\n  \"Expiration\" : \"%s\"\n}\n",
 		     st->fetches, st->fetches, st->fetches, exp);
-	pthread_mutex_unlock(&st->lock);
-	httpstub_reply(fd, 200, NULL, json, (size_t)n);
+	reply_unlocked(&st->lock, fd, 200, NULL, json, (size_t)n);
 }
 
 static void clear_env(void)
@@ -97,6 +110,16 @@ static void clear_env(void)
 	unsetenv("AWS_ENDPOINT_URL_S3");
 	unsetenv("AWS_ENDPOINT_URL_STS");
 	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+}
+
+/* A stub for a credential source: its state's lock ready, no AWS setting
+ * left in the environment, the server started. Whether it runs. */
+static bool stub_up(struct httpstub *srv, httpstub_handler handler, void *state,
+		    pthread_mutex_t *lock, const char *name)
+{
+	pthread_mutex_init(lock, NULL);
+	clear_env();
+	return ok(httpstub_start(srv, handler, state) == 0, "%s", name);
 }
 
 static void write_file(const char *path, const char *text)
@@ -246,9 +269,7 @@ static void test_imds(void)
 	char url[64], scrub[128];
 	time_t now = time(NULL);
 
-	pthread_mutex_init(&st.lock, NULL);
-	clear_env();
-	if (!ok(httpstub_start(&srv, imds_handler, &st) == 0, "stub IMDS starts"))
+	if (!stub_up(&srv, imds_handler, &st, &st.lock, "stub IMDS starts"))
 		return;
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/", srv.port);
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url, 1);
@@ -537,7 +558,6 @@ static void sts_handler(void *ctx, const struct httpstub_request *req, int fd)
 {
 	struct sts_stub *st = ctx;
 	char xml[2048], exp[64], ctype[128];
-	time_t t;
 	int n;
 
 	if (strcmp(req->method, "POST") != 0 ||
@@ -559,8 +579,7 @@ static void sts_handler(void *ctx, const struct httpstub_request *req, int fd)
 		httpstub_reply(fd, 400, "Content-Type: text/xml\r\n", xml, (size_t)n);
 		return;
 	}
-	t = time(NULL) + st->lifetime;
-	strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	expiration_in(st->lifetime, exp);
 	n = snprintf(xml, sizeof xml,
 		     "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>"
 		     "<Credentials><AccessKeyId>ASIAWEB%04d</AccessKeyId>"
@@ -569,8 +588,7 @@ static void sts_handler(void *ctx, const struct httpstub_request *req, int fd)
 		     "<Expiration>%s</Expiration></Credentials>"
 		     "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
 		     st->calls, st->calls, st->calls, exp);
-	pthread_mutex_unlock(&st->lock);
-	httpstub_reply(fd, 200, "Content-Type: text/xml\r\n", xml, (size_t)n);
+	reply_unlocked(&st->lock, fd, 200, "Content-Type: text/xml\r\n", xml, (size_t)n);
 }
 
 static void test_web_identity(const char *dir)
@@ -582,9 +600,7 @@ static void test_web_identity(const char *dir)
 	struct result r;
 	char url[64], tokfile[512], credfile[512];
 
-	pthread_mutex_init(&st.lock, NULL);
-	clear_env();
-	if (!ok(httpstub_start(&srv, sts_handler, &st) == 0, "stub STS starts"))
+	if (!stub_up(&srv, sts_handler, &st, &st.lock, "stub STS starts"))
 		return;
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", srv.port);
 	setenv("AWS_ENDPOINT_URL_STS", url, 1);
@@ -747,7 +763,6 @@ static void container_handler(void *ctx, const struct httpstub_request *req, int
 {
 	struct container_stub *st = ctx;
 	char json[1024], exp[64];
-	time_t t = time(NULL) + 3600;
 	int n;
 
 	pthread_mutex_lock(&st->lock);
@@ -755,18 +770,16 @@ static void container_handler(void *ctx, const struct httpstub_request *req, int
 	if (!httpstub_header(req, "Authorization", st->auth, sizeof st->auth))
 		st->auth[0] = '\0';
 	if (st->fail || strcmp(req->target, "/creds") != 0) {
-		pthread_mutex_unlock(&st->lock);
-		httpstub_reply(fd, st->fail ? 500 : 404, NULL, "", 0);
+		reply_unlocked(&st->lock, fd, st->fail ? 500 : 404, NULL, "", 0);
 		return;
 	}
-	strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	expiration_in(3600, exp);
 	n = snprintf(json, sizeof json,
 		     "{\"RoleArn\": \"arn:aws:iam::1:role/task\", \"AccessKeyId\": \"ASIACON%d\", "
 		     "\"SecretAccessKey\": \"con-secret-%d\", \"Token\": \"con-session-token\", "
 		     "\"Expiration\": \"%s\"}",
 		     st->calls, st->calls, exp);
-	pthread_mutex_unlock(&st->lock);
-	httpstub_reply(fd, 200, "Content-Type: application/json\r\n", json, (size_t)n);
+	reply_unlocked(&st->lock, fd, 200, "Content-Type: application/json\r\n", json, (size_t)n);
 }
 
 static void test_container(const char *dir)
@@ -777,9 +790,7 @@ static void test_container(const char *dir)
 	struct result r;
 	char url[128], tokfile[512];
 
-	pthread_mutex_init(&st.lock, NULL);
-	clear_env();
-	if (!ok(httpstub_start(&srv, container_handler, &st) == 0, "stub container endpoint"))
+	if (!stub_up(&srv, container_handler, &st, &st.lock, "stub container endpoint"))
 		return;
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/creds", srv.port);
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);

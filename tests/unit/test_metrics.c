@@ -107,15 +107,16 @@ static void test_classify(void)
 
 static void test_format_parse(void)
 {
-	struct metrics_counters c = { .uploaded_bytes = 12345678901ULL, .transfer_seconds = 12.5,
-				      .last_success = 1790000000 }, back;
+	struct metrics_counters c = {
+		.uploaded_bytes = 12345678901ULL,
+		.transfer_seconds = 12.5,
+		.last_success = 1790000000,
+		.transfers = { [MO_DONE] = 7, [MO_RETRY] = 2 },
+		.failures = { [REASON_ZOOM_GONE] = 1, [REASON_S3_UNAVAILABLE] = 4 },
+	}, back;
 	long jobs[5] = { -1, 3, 1, 120, 2 };
 	char *text;
 
-	c.transfers[MO_DONE] = 7;
-	c.transfers[MO_RETRY] = 2;
-	c.failures[REASON_ZOOM_GONE] = 1;
-	c.failures[REASON_S3_UNAVAILABLE] = 4;
 	text = metrics_format(&c, jobs, 1790000100);
 	ok(text != NULL, "formatted");
 	if (!text)
@@ -257,15 +258,13 @@ static void test_write(void)
 /* The removal counters (retention.c): noted, written, read back. */
 static void test_removals(void)
 {
-	struct metrics_counters c = { 0 }, back;
+	struct metrics_counters c = {
+		.removals = { [RM_TRASH] = 7, [RM_DELETE] = 1, [RM_GONE] = 2, [RM_ERROR] = 3 },
+	}, back;
 	struct metrics *off = metrics_new(NULL);
 	long jobs[5] = { -1, 0, 0, 0, 0 };
 	char *text;
 
-	c.removals[RM_TRASH] = 7;
-	c.removals[RM_DELETE] = 1;
-	c.removals[RM_GONE] = 2;
-	c.removals[RM_ERROR] = 3;
 	text = metrics_format(&c, jobs, 1790000100);
 	ok(text && strstr(text, "# TYPE zoom2s3_zoom_removals_total counter\n"),
 	   "removals: a counter with its TYPE line");

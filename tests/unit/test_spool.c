@@ -141,6 +141,16 @@ static struct job *t_job(const char *id, const char *topic)
 	return job;
 }
 
+/* A file of an event: { recording_file_id, topic }. */
+typedef const char *const t_file[2];
+
+/* An event's jobs: jobs[i] for files[i]. */
+static void t_jobs(struct job **jobs, const t_file files[], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		jobs[i] = t_job(files[i][0], files[i][1]);
+}
+
 static int t_enqueue1(struct spool *sp, const char *id, const char *topic, size_t *n)
 {
 	struct job *job = t_job(id, topic);
@@ -351,9 +361,7 @@ static void test_enqueue(void)
 
 	if (!t_open(&sp, dir))
 		return;
-	jobs[0] = t_job("f-1", "first");
-	jobs[1] = t_job("../x", "second");
-	jobs[2] = t_job("f-3", "third");
+	t_jobs(jobs, (t_file[]){ { "f-1", "first" }, { "../x", "second" }, { "f-3", "third" } }, 3);
 	rc = spool_enqueue(&sp, jobs, 3, &n, err, sizeof err);
 	ok(rc == 0 && n == 3, "%s: enqueue spools three jobs (%s)", PATH_LABEL, err);
 	spool_job_name("../x", name, sizeof name);
@@ -390,8 +398,7 @@ static void test_enqueue(void)
 	is_intf(t_count(dir, "tmp"), 0, "tmp/ is still empty");
 
 	/* one event naming the same file twice spools it once */
-	jobs[0] = t_job("twice", "a");
-	jobs[1] = t_job("twice", "b");
+	t_jobs(jobs, (t_file[]){ { "twice", "a" }, { "twice", "b" } }, 2);
 	ok(spool_enqueue(&sp, jobs, 2, &n, err, sizeof err) == SPOOL_OK && n == 1,
 	   "%s: a file twice in one event is spooled once", PATH_LABEL);
 	job_free(jobs[0]);
@@ -421,9 +428,7 @@ static void test_enqueue_rollback(void)
 
 	if (!t_open(&sp, dir))
 		return;
-	jobs[0] = t_job("r-1", "one");
-	jobs[1] = t_job("r-2", "two");
-	jobs[2] = t_job("r-3", "three");
+	t_jobs(jobs, (t_file[]){ { "r-1", "one" }, { "r-2", "two" }, { "r-3", "three" } }, 3);
 	mkdir(t_path(dir, "failed/r-3.json"), 0700);
 	rc = spool_enqueue(&sp, jobs, 3, &n, err, sizeof err);
 	ok(rc == SPOOL_ERROR && strstr(err, "failed/r-3.json exists and is not a regular file") && n == 0,
@@ -437,8 +442,7 @@ static void test_enqueue_rollback(void)
 	/* a write that fails (file size limit: EFBIG, root included) */
 	job_free(jobs[0]);
 	job_free(jobs[1]);
-	jobs[0] = t_job("w-1", "small");
-	jobs[1] = t_job("w-2", "big");
+	t_jobs(jobs, (t_file[]){ { "w-1", "small" }, { "w-2", "big" } }, 2);
 	{
 		char big[5000];
 

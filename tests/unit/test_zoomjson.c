@@ -155,6 +155,21 @@ static void test_doc_samples(void)
 	zoomjson_free_event(&ev);
 }
 
+/* {"a":[[...]]} with that many arrays one in another (a nesting of arrays
+ * + 1), written in buf: its 1000 bytes hold up to 496 arrays. */
+static const char *nested(char buf[1000], int arrays)
+{
+	size_t n = (size_t)snprintf(buf, 1000, "{\"a\":");
+
+	for (int i = 0; i < arrays; i++)
+		buf[n++] = '[';
+	for (int i = 0; i < arrays; i++)
+		buf[n++] = ']';
+	buf[n++] = '}';
+	buf[n] = '\0';
+	return buf;
+}
+
 static void test_not_json(void)
 {
 	static const char *const bad[] = {
@@ -163,7 +178,6 @@ static void test_not_json(void)
 	};
 	struct zevent ev;
 	char deep[1000];
-	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		is_int(parse_text(bad[i], &ev), -1, "not a JSON object is refused");
@@ -174,23 +188,9 @@ static void test_not_json(void)
 	is_int(parse_text(" \n{}\r\n ", &ev), 0, "white space around the object is fine");
 	zoomjson_free_event(&ev);
 
-	n = (size_t)snprintf(deep, sizeof deep, "{\"a\":");
-	for (int i = 0; i < 100; i++)
-		deep[n++] = '[';
-	for (int i = 0; i < 100; i++)
-		deep[n++] = ']';
-	deep[n++] = '}';
-	deep[n] = '\0';
-	is_int(parse_text(deep, &ev), -1, "nesting of 101 is refused");
+	is_int(parse_text(nested(deep, 100), &ev), -1, "nesting of 101 is refused");
 	ok(strstr(err, "64") != NULL, "message names the limit");
-	n = (size_t)snprintf(deep, sizeof deep, "{\"a\":");
-	for (int i = 0; i < 60; i++)
-		deep[n++] = '[';
-	for (int i = 0; i < 60; i++)
-		deep[n++] = ']';
-	deep[n++] = '}';
-	deep[n] = '\0';
-	is_int(parse_text(deep, &ev), 0, "nesting of 61 is fine");
+	is_int(parse_text(nested(deep, 60), &ev), 0, "nesting of 61 is fine");
 	zoomjson_free_event(&ev);
 }
 

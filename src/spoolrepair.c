@@ -254,7 +254,7 @@ static enum spool_result edit_locked(struct spool *sp, enum spool_state st, cons
 	if (rc != SPOOL_OK)
 		goto out;
 	job = spool_read_job(fd, why, sizeof why);
-	rc = SPOOL_UNCHANGED; /* unparsable: the spooler shelves it on its next claim */
+	rc = SPOOL_UNCHANGED; /* unparsable: in new/, the next claim shelves it */
 	if (!job || !edit(job, ctx))
 		goto out;
 	rc = SPOOL_ERROR;
@@ -268,7 +268,8 @@ static enum spool_result edit_locked(struct spool *sp, enum spool_state st, cons
 		goto out;
 	if (spool_rel_path(path, sizeof path, st, name) != SPOOL_OK ||
 	    renameat(sp->dirfd, tmp, sp->dirfd, path) != 0)
-		rc = spool_fail(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
+		rc = spool_fail(err, errlen, "cannot rewrite %s/%s: %s", spool_state_dir(st), name,
+				strerror(errno));
 	spool_unlock(&lockfd);
 	if (rc == SPOOL_OK && spool_fsync_dir(sp, st, err, errlen) != SPOOL_OK)
 		rc = SPOOL_ERROR;

@@ -681,10 +681,14 @@ static int run(struct spooler *s, const struct options *o)
 	struct worker workers[MAX_WORKERS] = { 0 };
 	bool live = isatty(STDERR_FILENO) && !o->verbose;
 	int loop_rc, status;
+	bool started;
 
 	s->nworkers = o->jobs;
 	name_claimer(s);
-	if (start_workers(s, workers) != 0) {
+	log_event(LOG_INFO, "spooler.start", "mode=%s jobs=%d claimed_by=\"%s\"",
+		  o->watch ? "watch" : "once", o->jobs, s->claimed_by);
+	started = start_workers(s, workers) == 0;
+	if (!started) {
 		log_event(LOG_ERR, "spooler.start_failed", "error=\"cannot start workers\"");
 		stop_requested = 1;
 	}
@@ -692,8 +696,10 @@ static int run(struct spooler *s, const struct options *o)
 	 * holds up a transfer; after --once's transfers, one bounded pass. */
 	if (o->watch && !stop_requested && retention_start(s->retention) != 0)
 		log_event(LOG_ERR, "spooler.start_failed", "error=\"cannot start retention\"");
-	loop_rc = stop_requested ? -1 : o->watch ? watch_loop(s, workers, live)
-						 : once_loop(s, workers, live);
+	/* A stop that comes before the first claim is a clean exit: nothing
+	 * was taken, so nothing is left for the next run. */
+	loop_rc = !started ? -1 : stop_requested ? 0
+		: o->watch ? watch_loop(s, workers, live) : once_loop(s, workers, live);
 	queue_close(&s->q);
 	for (int i = 0; i < s->nworkers; i++) {
 		pthread_join(workers[i].thread, NULL);

@@ -39,6 +39,9 @@ the query), lets `skip` matching requests pass, then applies to the next
 random draw. `frac` (0..1, default 0.5) says where a cut or pause falls,
 `seconds` how long a delay or pause lasts. A rule may also be mode "501": the answer
 of a server that does not implement the request (S3: NotImplemented).
+A rule may carry a `tag`; each request a tagged rule applies to is listed
+in the stats (`fired`: tag, route, method, path, query), so a test that
+holds a request knows which one it holds.
 
 Whatever the mode, an answer that cannot be passed on because its client is
 gone (a killed spooler) is counted as `client_gone` and its request listed
@@ -301,6 +304,7 @@ class FaultProxy:
         self.rules = []
         self.gone = []             # requests whose client left before the answer
         self.seen = []             # the last SEEN_MAX requests, with NOTED_HEADERS
+        self.fired = []            # the requests tagged rules applied to
 
     # -- life cycle --
     def start(self):
@@ -361,7 +365,7 @@ class FaultProxy:
                 if r.get("mode") not in BREAKING + DELAYS + REFUSALS:
                     raise ValueError("unknown fault mode %r" % r.get("mode"))
                 unknown = set(r) - {"mode", "route", "method", "path", "query", "count",
-                                    "skip", "frac", "seconds"}
+                                    "skip", "frac", "seconds", "tag"}
                 if unknown:
                     raise ValueError("unknown rule fields: %s" % ", ".join(sorted(unknown)))
                 r.setdefault("count", 1)
@@ -390,6 +394,10 @@ class FaultProxy:
             r["hits"] += 1
             if r["count"] is not None and r["hits"] >= r["count"]:
                 self.rules.remove(r)
+            if r.get("tag") is not None:
+                self.fired.append({"tag": r["tag"], "route": route.name, "method": method,
+                                   "path": path, "query": query})
+                del self.fired[:-SEEN_MAX]
             return r["mode"], float(r.get("frac", 0.5)), r.get("seconds")
         return None
 
@@ -403,7 +411,8 @@ class FaultProxy:
                     "rate": self.rate, "delay_rate": self.delay_rate,
                     "weights": dict(self.weights),
                     "rules": [dict(r) for r in self.rules],
-                    "gone": list(self.gone), "seen": list(self.seen)}
+                    "gone": list(self.gone), "seen": list(self.seen),
+                    "fired": list(self.fired)}
 
     def remember(self, route, method, target, headers):
         """Keeps what a test may check of the request: route, method, path,

@@ -2,7 +2,7 @@
 """The soak test: every fault at once, then proof that nothing was lost,
 nothing duplicated and nothing leaked (issue 5).
 
-    make soak             # 200 events, 10 % of requests broken, a kill every 5 s
+    make soak             # 200 events, 10 % of requests broken, 12 kills
     make soak-short       # the CI version: a few minutes
     python3 tests/soak/soak.py --help   (top_srcdir/top_builddir in the environment)
 
@@ -26,8 +26,19 @@ What runs (all on loopback, as root):
   in an order other than event_ts; a post that does not get 200 is retried
   as Zoom would;
 - "cron": zoom2s3-spooler --once -j 2 started every --cron-every seconds
-  (overlapping runs), and a killer that SIGKILLs a random running spooler
-  every --kill-every seconds.
+  (overlapping runs);
+- --kills SIGKILLs, each at a point the test controls, never after a
+  sleep. The spooler killed is the one whose claimed_by the held job's
+  cur/ file names, and each kind comes in turn:
+    cdn-early  the stand-in CDN holds a victim file's download after 1 MiB
+               (a single PUT's buffer half full, nothing sent to S3);
+    cdn-mid    it holds a 16 MiB victim after 12 MiB (two parts uploaded,
+               the third filling);
+    s3-part    the fault proxy holds the answer to the next UploadPart;
+    s3-complete  it holds the answer to the next CompleteMultipartUpload
+               (RGW has the object; the spooler never hears so).
+  A victim file is held on every download until its kill; the next cron
+  run adopts the job.
 While it runs, objects of finished jobs are verified (SHA-256, metadata)
 and deleted once the bucket holds more than --bucket-budget-mib, so the
 run fits RGW's memstore; their file ids are remembered, so a second upload
@@ -59,6 +70,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
@@ -76,12 +88,17 @@ TOPIC_RE = r"\[([A-Za-z0-9_]+)\]"
 SANITIZER_MARKS = webrig.SANITIZER_MARKS
 PROFILES = {
     # CI: a few minutes
-    "short": {"events": 100, "kill_every": 3.0, "big_files": 1, "post_seconds": 90,
+    "short": {"events": 100, "kills": 6, "big_files": 1, "post_seconds": 90,
               "max_chaos_seconds": 240, "stall_weight": 0.0},
     # the issue's numbers
-    "full": {"events": 200, "kill_every": 5.0, "big_files": 4, "post_seconds": 240,
+    "full": {"events": 200, "kills": 12, "big_files": 4, "post_seconds": 240,
              "max_chaos_seconds": 1800, "stall_weight": 0.15},
 }
+# Where each kind of kill lands (see the docstring), in the order they come.
+KILL_KINDS = ("cdn-early", "cdn-mid", "s3-part", "s3-complete")
+CDN_HOLDS = {"cdn-early": (3 * MIB, 1 * MIB), "cdn-mid": (16 * MIB, 12 * MIB)}  # size, held at
+S3_HOLDS = {"s3-part": {"method": "PUT", "query": "partNumber"},
+            "s3-complete": {"method": "POST", "query": "uploadId"}}
 TOPIC_WORDS = ["Vorlesung", "Übung", "Größenordnung", "数学", "講義", "Лекция", "μάθημα",
                "étude", "café ☕", "🎓", "Ñandú", "x/y", "ق", "נ", "a\tb", "100%", "{topic}"]
 
@@ -259,6 +276,8 @@ class Soak:
         self.spooler_lock = threading.Lock()
         self.runs = 0
         self.kills = 0
+        self.kill_log = []         # (kind, job name) of each kill, as it happened
+        self.kill_errors = []
         self.sigterms = 0
         self.stop_chaos = threading.Event()
         self.verified = {}         # file id -> key, verified and deleted during the run
@@ -465,17 +484,110 @@ class Soak:
                 self.start_spooler("--once", "-j", "2")
             self.stop_chaos.wait(self.a.cron_every)
 
-    def killer(self):
+    # -- the kills, each where a request is held --
+    def plan_kills(self, plan):
+        """[(kind, file or None)]: kinds in turn; a CDN kind's victim file,
+        an eligible MP4, is resized so that its hold falls inside it."""
         rng = random.Random(self.a.seed + 2)
-        while not self.stop_chaos.wait(self.a.kill_every):
-            alive = self.live()
-            if alive:
-                p = rng.choice(alive)
-                try:
-                    p.kill()
-                    self.kills += 1
-                except OSError:
-                    pass
+        kinds = [KILL_KINDS[i % len(KILL_KINDS)] for i in range(self.a.kills)]
+        pool = [f for f in plan.files() if f.eligible and f.ext == "MP4" and f.size < 60 * MIB]
+        victims = iter(rng.sample(pool, sum(1 for k in kinds if k in CDN_HOLDS)))
+        kills = []
+        for kind in kinds:
+            f = next(victims) if kind in CDN_HOLDS else None
+            if f is not None:
+                f.size = CDN_HOLDS[kind][0] + rng.randrange(0, MIB)
+            kills.append((kind, f))
+        return kills
+
+    def arm_cdn_holds(self, kills):
+        """Every download of a victim is held until its kill: one whose
+        spooler died for another reason is held again."""
+        for kind, f in kills:
+            if f is not None:
+                self.fz.fault(f.id, "stall", after=CDN_HOLDS[kind][1])
+
+    def kill_holder(self, name, kind, before_kill=None):
+        """SIGKILLs the live spooler that cur/name's claimed_by names;
+        False when none does (not claimed yet, or its spooler is gone)."""
+        try:
+            with open(os.path.join(self.ws.spool, "cur", name)) as fp:
+                who = json.load(fp).get("claimed_by", "")
+        except (OSError, ValueError):
+            return False
+        pid = who.rpartition(":")[2]
+        for p in self.live():
+            if str(p.pid) == pid:
+                if before_kill:
+                    before_kill()
+                p.kill()
+                self.kills += 1
+                self.kill_log.append((kind, name))
+                return True
+        return False
+
+    def kill_cdn_holds(self, cdn, since):
+        """Kills the holder of each victim whose download the CDN holds
+        now; returns the log position to read from next."""
+        entries = self.fz.log(since=since)["requests"]
+        held = {e.get("file_id") for e in entries
+                if e.get("server") == "cdn" and e.get("stalled") and not e.get("done")}
+        open_seqs = [e["seq"] for e in entries if not e.get("done")]
+        if open_seqs:
+            since = min(open_seqs) - 1
+        elif entries:
+            since = max(e["seq"] for e in entries)
+        for fid in [fid for fid in cdn if fid in held]:
+            # its next download runs: the one held now stays held until
+            # the kill closes it
+            if self.kill_holder(job_name(fid), cdn[fid],
+                                lambda: self.fz.clear_faults(file=fid)):
+                del cdn[fid]
+        return since
+
+    def job_with_key(self, key):
+        d = os.path.join(self.ws.spool, "cur")
+        for name in os.listdir(d):
+            try:
+                with open(os.path.join(d, name)) as fp:
+                    if json.load(fp).get("s3_key") == key:
+                        return name
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def kill_s3_hold(self, kind, tag):
+        """True once the request the rule tagged is held and its
+        spooler killed."""
+        fired = [x for x in self.pxctl.stats()["fired"] if x["tag"] == tag]
+        if not fired:
+            return False
+        path = urllib.parse.unquote(fired[0]["path"]).lstrip("/")
+        if path.startswith(self.bucket + "/"):  # path-style
+            path = path[len(self.bucket) + 1:]
+        name = self.job_with_key(path)
+        return name is not None and self.kill_holder(name, kind)
+
+    def killer(self, kills):
+        cdn = {f.id: kind for kind, f in kills if f is not None}
+        s3 = [kind for kind, f in kills if f is None]
+        since = 0
+        armed = None    # (kind, tag) of the S3 hold in place
+        while (cdn or s3 or armed) and not self.stop_chaos.is_set():
+            try:
+                since = self.kill_cdn_holds(cdn, since)
+                if armed is None and s3:
+                    armed = (s3.pop(0), "kill-%d" % len(self.kill_log))
+                    self.pxctl.rule("stall", route="s3", tag=armed[1], **S3_HOLDS[armed[0]])
+                elif armed and self.kill_s3_hold(*armed):
+                    armed = None
+            except Exception as e:  # reported at the end
+                self.kill_errors.append("killer: %r" % e)
+                return
+            self.stop_chaos.wait(0.3)
+        left = sorted(cdn.values()) + s3 + ([armed[0]] if armed else [])
+        if left:
+            self.kill_errors.append("never held while the faults ran: %s" % ", ".join(left))
 
     # -- the bucket as the run goes --
     def spool_names(self, st):
@@ -545,7 +657,7 @@ class Soak:
     def spool_busy(self):
         return bool(self.spool_names("new") or self.spool_names("cur"))
 
-    def chaos(self, plan):
+    def chaos(self, plan, kills):
         a = self.a
         schedule = plan.schedule(a.post_seconds)
         log("%d events (%d posts with redeliveries), %d meetings, %d files" % (
@@ -553,7 +665,7 @@ class Soak:
         by_id = {f.id: f for f in plan.files()}
         self.pxctl.configure(rate=a.fault_rate, delay_rate=a.delay_rate)
         threads = [threading.Thread(target=self.cron, daemon=True),
-                   threading.Thread(target=self.killer, daemon=True),
+                   threading.Thread(target=self.killer, args=(kills,), daemon=True),
                    threading.Thread(target=self.trimmer, args=(by_id,), daemon=True)]
         for t in threads:
             t.start()
@@ -591,10 +703,8 @@ class Soak:
         """Faults off, the running spoolers stopped (SIGTERM), then the
         spooler until new/ and cur/ are empty."""
         self.stats = self.pxctl.configure(rate=0, delay_rate=0)
-        for p in self.live():
-            p.send_signal(signal.SIGTERM)
-            self.sigterms += 1
         deadline = time.monotonic() + 120
+        self.sigterm_started(deadline)
         while self.live() and time.monotonic() < deadline:
             time.sleep(0.5)
         for p in self.live():
@@ -616,6 +726,25 @@ class Soak:
                 time.sleep(1)  # retries due within retry_max_delay
         self.quiet_seconds = time.monotonic() - t0
         self.live()
+
+    def sigterm_started(self, deadline):
+        """SIGTERMs each live spooler once it has logged spooler.start:
+        its handler is in place then. One still starting up would die of
+        the signal's default action, which tests nothing of the spooler."""
+        with self.spooler_lock:
+            pending = list(self.spoolers)
+        while pending and time.monotonic() < deadline:
+            for p, path in list(pending):
+                if p.poll() is not None:
+                    pending.remove((p, path))
+                    continue
+                with open(path, "rb") as f:
+                    if b"event=spooler.start " not in f.read():
+                        continue
+                p.send_signal(signal.SIGTERM)
+                self.sigterms += 1
+                pending.remove((p, path))
+            time.sleep(0.05)
 
     # -- checks --
     def spooler_logs(self):
@@ -698,6 +827,10 @@ class Soak:
         odd = {rc: n for rc, n in self.exit_codes.items() if rc not in (0, -signal.SIGKILL)}
         tap.ok(not odd, "every spooler run not SIGKILLed exited 0 (%r)" % self.exit_codes,
                "exit statuses: %r" % odd)
+        kinds = sorted(k for k, _ in self.kill_log)
+        tap.ok(len(self.kill_log) == self.a.kills and not self.kill_errors,
+               "each of the %d kills landed at its held request (%s)" % (
+                   self.a.kills, ", ".join(kinds)), *self.kill_errors)
         uploads = self.s3.list_multipart_uploads(self.bucket)
         tap.ok(not uploads, "no multipart upload left in the bucket", "%r" % uploads[:10])
         # Zoom's side
@@ -765,8 +898,10 @@ class Soak:
                           100.0 * st["broken"] / max(1, st["requests"]), st["delayed"],
                           json.dumps(st["faults"], sort_keys=True), st["bytes_up"] / MIB,
                           st["bytes_down"] / MIB))
-        log("spoolers: %d runs (%d after the faults), %d SIGKILLed, %d SIGTERMed" % (
-            self.runs, self.final_runs, self.kills, self.sigterms))
+        log("spoolers: %d runs (%d after the faults), %d SIGKILLed at held requests, "
+            "%d SIGTERMed" % (self.runs, self.final_runs, self.kills, self.sigterms))
+        for kind, name in self.kill_log:
+            log("  kill %-11s holding %s" % (kind, name))
         log("jobs: %d retries, %d adopted after a crash, %d interrupted, %d failed" % (
             count("job.retry"), count("job.adopted"), count("job.interrupted"),
             count("job.failed")))
@@ -829,7 +964,7 @@ def parse_args(argv):
     p.add_argument("--seed", type=int)
     p.add_argument("--events", type=int)
     p.add_argument("--big-files", type=int, help="files of 60 MiB")
-    p.add_argument("--kill-every", type=float, help="seconds between SIGKILLs")
+    p.add_argument("--kills", type=int, help="SIGKILLs, each at a held request")
     p.add_argument("--fault-rate", type=float, default=0.10)
     p.add_argument("--delay-rate", type=float, default=0.05)
     p.add_argument("--stall-weight", type=float,
@@ -864,9 +999,9 @@ def main(argv=None):
         return 1
     log("seed %d (replay: %s --seed %d --profile %s ...)" % (a.seed, sys.argv[0], a.seed,
                                                              a.profile))
-    log("profile %s: %d events, a SIGKILL every %g s, %g %% of requests broken, %g %% "
-        "delayed, stall weight %g, %d files of 60 MiB" % (
-            a.profile, a.events, a.kill_every, 100 * a.fault_rate, 100 * a.delay_rate,
+    log("profile %s: %d events, %d SIGKILLs at held requests, %g %% of requests broken, "
+        "%g %% delayed, stall weight %g, %d files of 60 MiB" % (
+            a.profile, a.events, a.kills, 100 * a.fault_rate, 100 * a.delay_rate,
             a.stall_weight, a.big_files))
     webrig.become_subreaper()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -875,8 +1010,10 @@ def main(argv=None):
 
     def run():
         plan = Plan(random.Random(a.seed), a.events, a.big_files)
+        kills = soak.plan_kills(plan)
         soak.register(plan)
-        by_id = soak.chaos(plan)
+        soak.arm_cdn_holds(kills)
+        by_id = soak.chaos(plan, kills)
         soak.quiesce()
         soak.summary(plan, soak.check(tap, plan, by_id))
 

@@ -10,7 +10,7 @@ libfcgi-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
 clang clang-tools libclang-rt-14-dev python3 jq curl uuid-runtime procps psmisc
 lighttpd apache2 libapache2-mod-fcgid spawn-fcgi
 radosgw ceph-mon ceph-osd ceph-common ceph-mds ceph-fuse
-man-db groff-base systemd dpkg-dev debhelper fakeroot"
+man-db groff-base systemd dpkg-dev debhelper fakeroot faketime"
 [ $# -eq 0 ] || PKGS="$*"
 
 missing=""

@@ -72,9 +72,6 @@ def bearer(token):
 
 
 def main():
-    if os.environ.get("ZOOM2S3_SKIP_E2E") == "1":
-        print("1..0 # SKIP ZOOM2S3_SKIP_E2E=1")
-        return 0
     webrig.require_addresses(("127.0.0.2", "127.0.0.3"))
     tmp = tempfile.mkdtemp(prefix="rig_fakezoom.")
     fz = FakeZoom(state_dir=os.path.join(tmp, "inproc")).start()

@@ -11,7 +11,6 @@ RGW="bash $RIG/rgw.sh"
 S3U="$PYTHON3 $RIG/s3util.py"
 
 . "$top_srcdir/tests/rig/tap.sh"
-tap_skip_e2e
 tap_need_root
 tap_need ceph ceph-mon ceph-osd ceph-authtool monmaptool radosgw radosgw-admin curl flock \
 	setsid uuidgen timeout bash

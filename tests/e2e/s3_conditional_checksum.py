@@ -115,14 +115,15 @@ def case_taken_late(tap, rig, ctl, zoom_url):
     key = "ck/%s/late.mp4" % rig.name
     rig.enqueue(proxied_job(rig, info, zoom_url, key))
     rig.write_config(retry_delay=1, retry_max_delay=1, s3_endpoint=rig.proxy_s3)
-    # The PutObject to the key is held 4 s by the proxy; meanwhile another
-    # file's object is written there.
-    ctl.rule("delay", route="s3", method="PUT", path="/late.mp4", count=1, seconds=4)
+    # The PutObject to the key is held by the proxy until another file's
+    # object is written there; configure(rate=0) then lets it go.
+    ctl.rule("delay", route="s3", method="PUT", path="/late.mp4", count=1, seconds=3600)
     p = rig.start("--once", "-j", "1")
     held = spoolrig.wait_for(lambda: not ctl.stats()["rules"] or p.poll() is not None, 60)
     tap.ok(held and p.poll() is None, "key taken late: the PutObject is held by the proxy")
     rig.s3.put_object(rig.bucket, key, b"another recording", content_type="video/mp4",
                       metadata={"zoom-file-id": "someone-else"})
+    ctl.configure(rate=0)
     r = rig.collect(p)
     tap.ok(r.rc == 0, "key taken late: the run exits 0", r.tail())
     check_done(tap, rig, info, "ck/%s/late-ck-late.mp4" % rig.name,

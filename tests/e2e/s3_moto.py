@@ -71,13 +71,15 @@ def case_complete_taken(tap, rig, ctl, zoom_url):
     info = rig.add_file("m-late", PART + 4444)
     key = "moto/late.mp4"
     rig.enqueue(proxied_job(rig, info, zoom_url, key))
+    # held until another file's object is there: configure(rate=0) lets it go
     ctl.rule("delay", route="s3", method="POST", path="/late.mp4", query="uploadId=", count=1,
-             seconds=4)
+             seconds=3600)
     p = rig.start("--once", "-j", "1")
     held = spoolrig.wait_for(lambda: not ctl.stats()["rules"] or p.poll() is not None, 60)
     tap.ok(held and p.poll() is None, "moto, key taken before Complete: Complete is held")
     rig.s3.put_object(rig.bucket, key, b"another recording",
                       metadata={"zoom-file-id": "someone-else"})
+    ctl.configure(rate=0)
     r = rig.collect(p)
     j = rig.job("new", "m-late") or {}
     tap.ok("taken by another Zoom file" in (j.get("last_error") or ""),

@@ -15,7 +15,6 @@ S3U="$PYTHON3 $top_srcdir/tests/rig/s3util.py"
 C="$top_builddir/tests/unit/s3_client"
 
 . "$top_srcdir/tests/rig/tap.sh"
-tap_skip_e2e
 tap_need_root
 tap_need ceph ceph-mon ceph-osd radosgw radosgw-admin curl cmp md5sum sha256sum "$PYTHON3"
 tap_need_built "$C"

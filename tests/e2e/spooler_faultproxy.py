@@ -131,24 +131,32 @@ def case_lost_create(tap, rig, ctl, zoom_url):
 
 
 def case_create_in_flight(tap, rig, ctl, zoom_url):
-    """The spooler is SIGKILLed while its CreateMultipartUpload is on its
-    way (held 4 s by the proxy, as a slow network or a busy S3 would); the
-    next run adopts the job at once. The late create opens an upload after
-    that run could look for orphans: the job must wait until the create can
-    no longer arrive (it recorded when it sent it), then abort it."""
+    """The spooler is SIGKILLed while the proxy holds its
+    CreateMultipartUpload (as a slow network or a busy S3 would); the next
+    run adopts the job at once. Only then does the test let the create
+    through: it opens an upload after that run could look for orphans. The
+    job must wait until the create can no longer arrive (it recorded when
+    it sent it), then abort it."""
     info = rig.add_file("inflight", PART + 777)
     key = "faults/%s/in-flight.mp4" % rig.name
     rig.enqueue(proxied_job(rig, info, zoom_url, key))
-    ctl.rule("delay", route="s3", method="POST", query="uploads", count=1, seconds=4)
+    # held until configure(rate=0) below lets it go
+    ctl.rule("delay", route="s3", method="POST", query="uploads", count=1, seconds=3600)
     p = rig.start("--once", "-j", "1")
     held = spoolrig.wait_for(lambda: not ctl.stats()["rules"] or p.poll() is not None, 60)
+    held = held and p.poll() is None
     p.kill()
     rig.collect(p)
     tap.ok(held, "create in flight: the spooler was killed with its create held")
-    run_until_done(tap, rig, "inflight", "create in flight", timeout=150)
+    r = rig.run("--once")
+    tap.ok("may still reach S3" in ((rig.job("new", "inflight") or {}).get("last_error")
+                                    or ""),
+           "create in flight: the next run waits, the create may still arrive", r.tail())
+    ctl.configure(rate=0)
     landed = spoolrig.wait_for(lambda: any(
-        g["method"] == "POST" and "uploads" in g["query"] for g in ctl.stats()["gone"]), 15)
+        g["method"] == "POST" and "uploads" in g["query"] for g in ctl.stats()["gone"]), 30)
     tap.ok(landed, "create in flight: the late create reached S3 after its client died")
+    run_until_done(tap, rig, "inflight", "create in flight", timeout=150)
     check_done(tap, rig, info, key, "create in flight")
     tap.eq(rig.uploads(key), [], "create in flight: no upload left once the late create landed")
 

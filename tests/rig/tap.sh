@@ -3,7 +3,6 @@
 # that the packages a test needs are installed, and the Ceph RGW of the run.
 #
 #   . "$top_srcdir/tests/rig/tap.sh"
-#   tap_skip_e2e                    # ZOOM2S3_SKIP_E2E=1: skip
 #   tap_need_root
 #   tap_need ceph radosgw man:man-db  # each command (its package), or skip
 #   ok $? "what held" ["diagnostics"]
@@ -21,10 +20,6 @@ skip_all() {
 	fi
 	echo "1..0 # SKIP $1"
 	exit 0
-}
-
-tap_skip_e2e() {
-	[ "${ZOOM2S3_SKIP_E2E:-}" != 1 ] || { echo "1..0 # SKIP ZOOM2S3_SKIP_E2E=1"; exit 0; }
 }
 
 tap_need_root() {

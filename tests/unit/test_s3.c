@@ -29,6 +29,7 @@ struct stub {
 	const char *headers;
 	const char *body;
 	int delay_ms;
+	stop_flag_t *stop_on_request; /* set to 1 once the next request is in */
 	const char *raw;       /* when set: these bytes instead of an answer */
 	/* when first_n > 0: the next first_n requests get this answer instead */
 	int first_n, first_status;
@@ -171,6 +172,11 @@ static void stub_handler(void *ctx, const struct httpstub_request *req, int fd)
 	}
 	delay = st->delay_ms;
 	raw = st->raw;
+	/* a SIGTERM that lands while the request is surely in flight */
+	if (st->stop_on_request) {
+		*st->stop_on_request = 1;
+		st->stop_on_request = NULL;
+	}
 	/* the second ListParts page */
 	if (strstr(req->target, "part-number-marker=2"))
 		body = "<ListPartsResult><IsTruncated>false</IsTruncated><Part><PartNumber>3"
@@ -705,35 +711,22 @@ static void test_errors(struct stub *st, struct s3_client *c)
 	   "a PUT answer without ETag is not success");
 }
 
-struct stopper {
-	stop_flag_t *flag;
-	int after_ms;
-};
-
-static void *set_stop(void *arg)
-{
-	struct stopper *s = arg;
-
-	usleep((useconds_t)s->after_ms * 1000);
-	*s->flag = 1;
-	return NULL;
-}
-
 static void test_stop(struct stub *st, struct s3_client *c, stop_flag_t *flag)
 {
-	struct stopper s = {flag, 200};
 	char etag[S3_ETAG_MAX];
 	struct result r;
-	pthread_t t;
 	int before;
 
 	answer(st, 200, "ETag: \"e\"\r\n", "");
-	st->delay_ms = 3000;
-	pthread_create(&t, NULL, set_stop, &s);
+	pthread_mutex_lock(&st->lock);
+	st->delay_ms = 3000; /* the answer is held; the stop must not wait for it */
+	st->stop_on_request = flag;
+	pthread_mutex_unlock(&st->lock);
 	ok(s3_put(c, "slow", "x", 1, NULL, etag, &r) == OUTCOME_RETRY && strcmp(r.why, "stopped") == 0,
 	   "SIGTERM during a request: it is aborted, retry \"stopped\"");
-	pthread_join(t, NULL);
+	pthread_mutex_lock(&st->lock);
 	st->delay_ms = 0;
+	pthread_mutex_unlock(&st->lock);
 	before = st->requests;
 	ok(s3_put(c, "k", "x", 1, NULL, etag, &r) == OUTCOME_RETRY && strcmp(r.why, "stopped") == 0,
 	   "after SIGTERM no request starts");

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lockinit.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -193,9 +194,10 @@ struct metrics *metrics_new(const char *path)
 	struct metrics *m = calloc(1, sizeof *m);
 	char *text;
 
-	if (!m)
+	if (!m || lock_init(&m->mu, NULL) != 0) {
+		free(m);
 		return NULL;
-	pthread_mutex_init(&m->mu, NULL);
+	}
 	if (!path)
 		return m;
 	m->path = strdup(path);

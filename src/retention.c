@@ -10,6 +10,7 @@
 #include "awscreds.h"
 #include "http.h"
 #include "jobview.h"
+#include "lockinit.h"
 #include "log.h"
 #include "pctenc.h"
 #include "retention.h"
@@ -331,16 +332,15 @@ struct retention *retention_new(const struct config *cfg, struct spool *sp,
 {
 	struct retention *r = calloc(1, sizeof *r);
 
-	if (!r) {
+	if (!r || lock_init(&r->mu, &r->cv) != 0) {
 		snprintf(err, errlen, "out of memory");
+		free(r);
 		return NULL;
 	}
 	r->cfg = cfg;
 	r->sp = sp;
 	r->metrics = metrics;
 	r->stop = stop;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
 	if (cfg->zoom_after_upload == ZOOM_KEEP)
 		return r;
 	r->creds = awscreds_new(cfg);

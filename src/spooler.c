@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "lockinit.h"
 #include "log.h"
 #include "metrics.h"
 #include "retention.h"
@@ -641,7 +642,10 @@ static int start_workers(struct spooler *s, struct worker *workers)
 {
 	for (int i = 0; i < s->nworkers; i++) {
 		workers[i].s = s;
-		pthread_mutex_init(&workers[i].mu, NULL);
+		if (lock_init(&workers[i].mu, NULL) != 0) {
+			s->nworkers = i;
+			return -1;
+		}
 		workers[i].tw = transfer_worker_new(s->shared, &stop_requested);
 		if (!workers[i].tw ||
 		    pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {

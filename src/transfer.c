@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "download.h"
 #include "keytmpl.h"
+#include "lockinit.h"
 #include "log.h"
 #include "retry.h"
 #include "s3.h"
@@ -52,7 +53,7 @@ struct transfer_shared {
  * over under mu. thread, started and s3 are set before the thread runs. */
 struct uploader {
 	pthread_t thread;
-	bool started;
+	bool locked, started; /* mu and cv initialized; thread running */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct s3_client *s3;
@@ -193,8 +194,9 @@ struct transfer_worker *transfer_worker_new(struct transfer_shared *sh,
 	w->sh = sh;
 	w->stop = stop;
 	for (int i = 0; i < UPLOADERS; i++) {
-		pthread_mutex_init(&w->up[i].mu, NULL);
-		pthread_cond_init(&w->up[i].cv, NULL);
+		if (lock_init(&w->up[i].mu, &w->up[i].cv) != 0)
+			goto fail;
+		w->up[i].locked = true;
 	}
 	w->dl = http_client_new(stop);
 	w->hash = crypto_sha256_stream_new();
@@ -231,8 +233,10 @@ void transfer_worker_free(struct transfer_worker *w)
 			pthread_mutex_unlock(&u->mu);
 			pthread_join(u->thread, NULL);
 		}
-		pthread_cond_destroy(&u->cv);
-		pthread_mutex_destroy(&u->mu);
+		if (u->locked) {
+			pthread_cond_destroy(&u->cv);
+			pthread_mutex_destroy(&u->mu);
+		}
 		s3_client_free(u->s3);
 		free(u->buf);
 	}

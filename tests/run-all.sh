@@ -72,7 +72,7 @@ rm -rf build/clang && mkdir -p build/clang
 step "clang + ThreadSanitizer: the spooler's end-to-end tests with -j 4"
 spooler_e2e=$(cd "$top" && ls tests/e2e/spooler_*.py tests/e2e/ctl_spooler.py | tr '\n' ' ')
 rm -rf build/tsan && mkdir -p build/tsan
-(cd build/tsan && "$top/configure" -q CC=clang --enable-tsan && make -j"$jobs" >/dev/null &&
+(cd build/tsan && "$top/configure" -q CC=clang --enable-tsan --enable-werror && make -j"$jobs" >/dev/null &&
 	ZOOM2S3_SPOOLER_JOBS=4 TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
 		make -j"$jobs" check TESTS="$spooler_e2e") || status=1
 

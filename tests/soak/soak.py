@@ -31,7 +31,7 @@ What runs (all on loopback, as root):
   sleep. The spooler killed is the one whose claimed_by the held job's
   cur/ file names, and each kind comes in turn:
     cdn-early  the stand-in CDN holds a victim file's download after 1 MiB
-               (a single PUT's buffer half full, nothing sent to S3);
+               (a 3 MiB file, one PUT, whose body is not all in yet);
     cdn-mid    it holds a 16 MiB victim after 12 MiB (two parts uploaded,
                the third filling);
     s3-part    the fault proxy holds the answer to the next UploadPart;

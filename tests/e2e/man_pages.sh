@@ -12,15 +12,19 @@ tap_need man:man-db groff:groff-base
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# renders "$1" with man --warnings -l at 80 columns: no warning at all
+renders_clean() {
+	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$1" >"$tmp/out" 2>"$tmp/err" &&
+		[ ! -s "$tmp/err" ]
+}
 for p in $pages; do
 	f="$b/docs/man/$p"
 	if [ ! -f "$f" ]; then
 		ok 1 "$p is built" "$f is missing"
 		continue
 	fi
-	LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	[ $rc -eq 0 ] && [ ! -s "$tmp/err" ]
+	renders_clean "$f"
 	ok $? "$p renders with man --warnings -l, no warning" "$(cat "$tmp/err")"
 	grep -q '^NAME' "$tmp/out" && grep -Eq '^(SYNOPSIS|DESCRIPTION)' "$tmp/out"
 	ok $? "$p has NAME and SYNOPSIS/DESCRIPTION"
@@ -39,5 +43,16 @@ for p in $pages; do
 	done
 	[ -z "$missing" ]
 	ok $? "$p: every page SEE ALSO names exists" "missing:$missing"
+done
+
+# A prefix as long as make distcheck's deep in a clone's directory: every
+# path in the pages must still break to fit the line.
+long=/srv/a_rather_long_directory_name/that_an_operator_might_pick/for_zoom2s3_under_opt
+mkdir "$tmp/long"
+make -s -C "$b" man-pages-to DIR="$tmp/long" prefix="$long" >"$tmp/make" 2>&1
+ok $? "the pages for a prefix of ${#long} characters are made" "$(cat "$tmp/make")"
+for p in $pages; do
+	grep -q a_rather_long "$tmp/long/$p" && renders_clean "$tmp/long/$p"
+	ok $? "$p with that prefix renders with no warning" "$(cat "$tmp/err")"
 done
 tap_finish

@@ -38,7 +38,7 @@ cleanup() {
 	fi
 	rm -rf "$work"
 }
-trap cleanup EXIT
+tap_on_exit cleanup
 dpkg --purge zoom2s3 >/dev/null 2>&1 || true # a run that died earlier
 
 # ---- 1. build

@@ -11,7 +11,7 @@ pages="zoom2s3.fcgi.8 zoom2s3-spooler.8 zoom2s3ctl.8 zoom2s3.conf.5"
 tap_need man:man-db groff:groff-base
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tap_on_exit 'rm -rf "$tmp"'
 
 # renders "$1" with man --warnings -l at 80 columns: no warning at all
 renders_clean() {

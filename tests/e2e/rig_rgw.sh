@@ -23,8 +23,7 @@ cleanup() {
 	$RGW stop "$D" >/dev/null 2>&1
 	rm -rf "$TMP" "$D.lock"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+tap_on_exit cleanup
 # A private cluster: a free port of its own, whatever RGW_PORT says.
 unset RGW_PORT
 export RGW_LINGER=-1

@@ -28,8 +28,7 @@ cleanup() {
 	rgw_leave
 	rm -rf "$TMP"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+tap_on_exit cleanup
 
 rgw_join "$TMP/rgw"
 rc=$?

@@ -18,7 +18,7 @@ tap_need_built "$STRESS"
 if command -v timeout >/dev/null 2>&1; then T="timeout 600"; else T=; fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/spool_concurrency.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
+tap_on_exit 'rm -rf "$W"'
 mkdir "$W/marks"
 
 echo "1..6"

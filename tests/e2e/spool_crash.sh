@@ -16,7 +16,7 @@ ROUNDS=8
 tap_need_built "$STRESS"
 
 TOP=$(mktemp -d "${TMPDIR:-/tmp}/spool_crash.XXXXXX") || exit 1
-trap 'rm -rf "$TOP"' EXIT
+tap_on_exit 'rm -rf "$TOP"'
 
 echo "1..$((2 * ROUNDS + 1))"
 # a kill point in lo..lo+span, from a seed (the shell has no $RANDOM in POSIX)

@@ -14,7 +14,7 @@ zoom2s3-spooler-once.timer zoom2s3-backfill.service zoom2s3-backfill.timer"
 tap_need systemd-analyze:systemd man:man-db
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tap_on_exit 'rm -rf "$tmp"'
 mkdir -p "$tmp/units" "$tmp/man/man8" "$tmp/man/man5"
 for f in "$b"/docs/man/*.8; do cp "$f" "$tmp/man/man8/"; done
 for f in "$b"/docs/man/*.5; do cp "$f" "$tmp/man/man5/"; done

@@ -94,7 +94,7 @@ pid_of() {
 	p=$(cat "$f")
 	[ -n "$p" ] && [ -r "/proc/$p/cmdline" ] || return 1
 	case " $(tr '\0' ' ' <"/proc/$p/cmdline")" in
-	*" $D/ceph.conf "* | *" _reap $D "*) echo "$p" ;;
+	*" $D/ceph.conf "* | *" _reap $D "* | *" _guard $D "*) echo "$p" ;;
 	*) return 1 ;;
 	esac
 }
@@ -160,7 +160,7 @@ holders_alive() {
 stop_locked() {
 	local n p m pids="" alive
 	rm -f "$D/ready"
-	for n in fuse-h1 fuse-h2 mds reaper rgw osd mon; do
+	for n in fuse-h1 fuse-h2 mds guard reaper rgw osd mon; do
 		p=$(pid_of $n) && [ "$p" != "$$" ] && pids="$pids $p"
 		rm -f "$D/$n.pid"
 	done
@@ -251,6 +251,7 @@ start_locked() {
 	p=$(pick_port)
 	rm -rf "$D"
 	mkdir -p "$D"/{mon,osd0,run,log,rgw,holders}
+	bg guard bash "$SELF" _guard "$D" "$$" "$(starttime $$)"
 	echo "$p" >"$D/port"
 	# A UNIX socket path has at most 107 bytes: give up admin sockets
 	# for a deep DIR rather than fail.
@@ -319,10 +320,14 @@ cmd_start() {
 	fi
 	stop_locked
 	STARTING=1
+	# Interrupted before the watcher runs (a test killed with its process
+	# group), nothing would ever stop the daemons started so far: stop them.
+	trap 'stop_locked; exit 1' HUP INT TERM PIPE
 	start_locked
 	STARTING=
 	add_holder
 	start_reaper
+	trap - HUP INT TERM PIPE
 	say "RGW up at http://127.0.0.1:$(port) ($D)"
 }
 
@@ -360,6 +365,24 @@ cmd_reap() {
 		unlock
 		idle_since=""
 	done
+}
+
+# The start's guard: a start killed half-way, even by SIGKILL (a caller's
+# subprocess.run kills it when the caller itself is interrupted), would
+# leave daemons that no holder or watcher knows of. The guard outlives the
+# start and stops them, unless the start got as far as handing the cluster
+# over (ready, and its watcher running when it has one).
+cmd_guard() {
+	local starter=$1 st=$2
+	while [ "$(starttime "$starter" 2>/dev/null)" = "$st" ]; do
+		sleep 0.2
+	done
+	[ -f "$D/ready" ] && { [ "${RGW_LINGER:-60}" -lt 0 ] || pid_of reaper >/dev/null; } &&
+		exit 0
+	lock
+	echo "the start ($starter) ended before handing the cluster over: stopping" >&2
+	stop_locked
+	exit 0
 }
 
 cmd_env() {
@@ -403,5 +426,6 @@ admin)
 	timeout 300 radosgw-admin -c "$CONF" -n client.admin "$@"
 	;;
 _reap) cmd_reap "$@" ;;
+_guard) cmd_guard "$@" ;;
 *) usage ;;
 esac

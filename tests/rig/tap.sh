@@ -3,6 +3,7 @@
 # that the packages a test needs are installed, and the Ceph RGW of the run.
 #
 #   . "$top_srcdir/tests/rig/tap.sh"
+#   tap_on_exit 'rm -rf "$tmp"'      # runs however the test ends
 #   tap_need_root
 #   tap_need ceph radosgw man:man-db  # each command (its package), or skip
 #   ok $? "what held" ["diagnostics"]
@@ -20,6 +21,16 @@ skip_all() {
 	fi
 	echo "1..0 # SKIP $1"
 	exit 0
+}
+
+# tap_on_exit CMD: CMD runs however the test ends: it passes, fails, is
+# interrupted (HUP, INT, TERM), or the reader of its TAP goes first (PIPE:
+# the harness killed along with it, a shell reporting its killed child
+# writes to a closed pipe). Those signals' default action would skip the
+# EXIT trap and leave what the test started running.
+tap_on_exit() {
+	trap "$1" EXIT
+	trap 'exit 1' HUP INT TERM PIPE
 }
 
 tap_need_root() {

@@ -22,7 +22,10 @@
 # "start" records its caller as a holder.  A watcher stops the cluster when
 # every holder process has been gone for RGW_LINGER seconds, so a test that
 # dies leaves nothing running for long, and tests that follow each other
-# reuse one cluster.  Everything is found and killed by PID, never by name.
+# reuse one cluster.  A start that dies half-way, SIGKILLed even, leaves
+# nothing either: a guard started with the first daemon stops what it
+# started unless the cluster was handed over.  Everything is found and
+# killed by PID, never by name.
 #
 # cephfs.sh sources this file with RGW_SH_LIB=1 and D set, for its helpers
 # (pid_of, bg, wait_until, ceph_, die): then it parses no arguments and runs

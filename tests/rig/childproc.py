@@ -38,3 +38,23 @@ def stop(proc, timeout):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def signal_once_started(runs, sig, deadline):
+    """Sends sig to each still-running spooler of runs [(Popen, log path)]
+    once its log holds event=spooler.start: its signal handlers are in
+    place then, and a SIGTERM sooner would kill it by the default action,
+    which tests nothing of it. Returns how many got the signal by the
+    deadline."""
+    pending, sent = list(runs), 0
+    while pending and time.monotonic() < deadline:
+        for p, log in list(pending):
+            if p.poll() is None:
+                with open(log, "rb") as f:
+                    if b"event=spooler.start " not in f.read():
+                        continue
+                p.send_signal(sig)
+                sent += 1
+            pending.remove((p, log))
+        time.sleep(0.05)
+    return sent

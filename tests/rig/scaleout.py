@@ -256,19 +256,7 @@ class Host:
         handlers are in place: before, a SIGTERM would kill it by the
         default action); SIGKILL to one still running after timeout."""
         deadline = time.monotonic() + timeout
-        pending = [(p, log) for p, log in self.spoolers if p.poll() is None]
-        while pending and time.monotonic() < deadline:
-            for p, log in list(pending):
-                with open(log, "rb") as f:
-                    started = b"event=spooler.start " in f.read()
-                if p.poll() is None and not started:
-                    continue
-                try:
-                    p.send_signal(sig)
-                except OSError:
-                    pass
-                pending.remove((p, log))
-            time.sleep(0.05)
+        childproc.signal_once_started(self.spoolers, sig, deadline)
         for p in [p for p, _ in self.spoolers]:
             try:
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))

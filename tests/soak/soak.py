@@ -76,6 +76,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(HERE))
 BUILDDIR = os.environ.get("top_builddir") or SRCDIR
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "rig"))
+import childproc  # noqa: E402
 import fakezoom  # noqa: E402
 import faultproxy  # noqa: E402
 import s3util  # noqa: E402
@@ -709,7 +710,9 @@ class Soak:
         spooler until new/ and cur/ are empty."""
         self.stats = self.pxctl.configure(rate=0, delay_rate=0)
         deadline = time.monotonic() + 120
-        self.sigterm_started(deadline)
+        with self.spooler_lock:
+            runs = list(self.spoolers)
+        self.sigterms += childproc.signal_once_started(runs, signal.SIGTERM, deadline)
         while self.live() and time.monotonic() < deadline:
             time.sleep(0.5)
         for p in self.live():
@@ -731,25 +734,6 @@ class Soak:
                 time.sleep(1)  # retries due within retry_max_delay
         self.quiet_seconds = time.monotonic() - t0
         self.live()
-
-    def sigterm_started(self, deadline):
-        """SIGTERMs each live spooler once it has logged spooler.start:
-        its handler is in place then. One still starting up would die of
-        the signal's default action, which tests nothing of the spooler."""
-        with self.spooler_lock:
-            pending = list(self.spoolers)
-        while pending and time.monotonic() < deadline:
-            for p, path in list(pending):
-                if p.poll() is not None:
-                    pending.remove((p, path))
-                    continue
-                with open(path, "rb") as f:
-                    if b"event=spooler.start " not in f.read():
-                        continue
-                p.send_signal(signal.SIGTERM)
-                self.sigterms += 1
-                pending.remove((p, path))
-            time.sleep(0.05)
 
     # -- checks --
     def spooler_logs(self):
